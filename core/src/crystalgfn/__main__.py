@@ -1,0 +1,5 @@
+import sys
+
+from crystalgfn.cli import main
+
+sys.exit(main())

@@ -1,0 +1,96 @@
+"""The ``crystalgfn`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from crystalgfn import __version__
+from crystalgfn.errors import CrystalGFNError
+
+
+def _plugins_report() -> dict:
+    """Every distribution that contributed plugins, its version, names and failures."""
+    from crystalgfn.plugins import get_plugins
+
+    plugins = get_plugins()
+    report: dict[str, dict] = {}
+
+    def entry_for(distribution: str) -> dict:
+        return report.setdefault(
+            distribution,
+            {
+                "distribution": distribution,
+                "version": plugins.versions.get(distribution, ""),
+                "envs": [],
+                "proxies": [],
+                "losses": [],
+                "constraints": [],
+                "error": None,
+            },
+        )
+
+    for key, registry in (("envs", plugins.envs), ("proxies", plugins.proxies), ("losses", plugins.losses)):
+        for entry in registry:
+            entry_for(entry.distribution)[key].append(entry.name)
+    for (source, target), entry in sorted(plugins.constraints.items()):
+        entry_for(entry.distribution)["constraints"].append(f"{source}->{target}")
+    for failure in plugins.failures:
+        entry_for(failure.distribution)["error"] = (
+            f"entry point {failure.entry_point!r} failed to load: {failure.error}"
+        )
+    return {"plugins": [report[name] for name in sorted(report)]}
+
+
+def _print_plugins_table(report: dict) -> None:
+    rows = [("DISTRIBUTION", "VERSION", "CONTRIBUTES")]
+    for plugin in report["plugins"]:
+        contributed = []
+        for key, label in (("envs", "env"), ("proxies", "proxy"), ("losses", "loss"), ("constraints", "constraint")):
+            contributed += [f"{label}:{name}" for name in plugin[key]]
+        if plugin["error"]:
+            contributed.append(f"FAILED: {plugin['error']}")
+        rows.append((plugin["distribution"], plugin["version"], ", ".join(contributed) or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for row in rows:
+        print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}")
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    report = _plugins_report()
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_plugins_table(report)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crystalgfn",
+        description="Sample crystals with desirable properties under hard constraints.",
+    )
+    parser.add_argument("--version", action="version", version=f"crystalgfn {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    plugins = commands.add_parser("plugins", help="list installed plugins and what they provide")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+    plugins.set_defaults(handler=cmd_plugins)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args)
+    except CrystalGFNError as error:
+        print(f"crystalgfn: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

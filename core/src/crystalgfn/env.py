@@ -1,0 +1,154 @@
+"""The environment interface: a batched, finite-horizon GFlowNet state space.
+
+An environment builds one part of an object step by step. A *batch* of states is a
+``dict[str, Tensor]`` (see :mod:`crystalgfn.states`); every method works on the whole batch
+at once, without Python loops over samples.
+
+Actions are integers in ``[0, n_actions)``. A continuous environment attaches ``n_params``
+real parameters to its actions; the policy's continuous head produces ``n_param_outputs``
+raw numbers per state, which :meth:`Environment.param_distribution` turns into a density.
+
+The backward direction uses the same action indices: a backward action ``a`` at state ``s``
+means "``s`` was reached by forward action ``a``", and :meth:`step_back` returns the unique
+parent. ``backward_mask(s)`` marks the actions that could have produced ``s``.
+
+Masks are hard constraints: any state reachable under the forward masks can still be
+completed to a valid object (no dead ends), and ``is_done`` states are valid objects.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import torch
+
+from crystalgfn.states import State
+
+
+class Environment(ABC):
+    """Abstract base of every environment plugin.
+
+    Subclasses set the class attribute ``name`` and ``provides`` and, on instances,
+    ``n_actions``, ``encoding_dim`` and ``max_steps``. Keyword arguments of ``__init__`` are
+    the user's options (validated with clear errors); :meth:`restrict` returns a copy with a
+    narrower space for sampling-time restrictions.
+    """
+
+    #: Registry name, e.g. ``"composition"``.
+    name: ClassVar[str] = ""
+    #: State parts this environment fills for proxies, e.g. ``("composition",)``.
+    provides: ClassVar[tuple[str, ...]] = ()
+
+    #: Number of discrete actions.
+    n_actions: int
+    #: Length of the vector encoding of a state fed to the policy network.
+    encoding_dim: int
+    #: Upper bound on the number of forward steps from the source to a done state.
+    max_steps: int
+    #: Continuous parameters attached to an action (0 for a purely discrete environment).
+    n_params: int = 0
+    #: Raw policy outputs the continuous head needs per state (0 if discrete).
+    n_param_outputs: int = 0
+
+    @property
+    def is_discrete(self) -> bool:
+        return self.n_params == 0
+
+    # -- states -----------------------------------------------------------------------------
+    @abstractmethod
+    def source(self, batch_size: int, device: torch.device | str = "cpu") -> State:
+        """``batch_size`` copies of the initial state."""
+
+    @abstractmethod
+    def is_done(self, state: State) -> torch.Tensor:
+        """Bool ``(batch,)``: the state is a finished, valid object."""
+
+    @abstractmethod
+    def is_source(self, state: State) -> torch.Tensor:
+        """Bool ``(batch,)``: the state is the initial state."""
+
+    # -- masks and transitions ---------------------------------------------------------------
+    @abstractmethod
+    def forward_mask(self, state: State) -> torch.Tensor:
+        """Bool ``(batch, n_actions)``: actions allowed from each state (none if done)."""
+
+    @abstractmethod
+    def backward_mask(self, state: State) -> torch.Tensor:
+        """Bool ``(batch, n_actions)``: forward actions that could have produced each state."""
+
+    @abstractmethod
+    def step(self, state: State, actions: torch.Tensor, params: torch.Tensor | None = None) -> State:
+        """Children after forward ``actions`` (int64 ``(batch,)``), with ``params``
+        ``(batch, n_params)`` for a continuous environment. Actions must be allowed."""
+
+    @abstractmethod
+    def step_back(self, state: State, actions: torch.Tensor) -> tuple[State, torch.Tensor | None]:
+        """Parents of ``state`` through backward ``actions`` and, for a continuous
+        environment, the ``(batch, n_params)`` parameters of the forward step undone."""
+
+    # -- what the policy and the proxies see -----------------------------------------------
+    @abstractmethod
+    def encode(self, state: State) -> torch.Tensor:
+        """Float ``(batch, encoding_dim)`` encoding of states for the policy network."""
+
+    @abstractmethod
+    def values(self, state: State) -> dict[str, torch.Tensor]:
+        """Proxy inputs of done states, keyed by the part names in ``provides``."""
+
+    @abstractmethod
+    def from_values(self, values: dict[str, torch.Tensor]) -> State:
+        """Done states from proxy inputs (the inverse of :meth:`values`), e.g. for replay
+        buffers and training from data. Values outside the space raise a ``ValueError``."""
+
+    # -- continuous head (only for n_params > 0) ---------------------------------------------
+    def param_log_prob(
+        self, state: State, actions: torch.Tensor, params: torch.Tensor, raw: torch.Tensor
+    ) -> torch.Tensor:
+        """Log-density ``(batch,)`` of ``params`` under the policy's continuous head ``raw``
+        ``(batch, n_param_outputs)``. Raw outputs of zero must give the uniform density."""
+        raise NotImplementedError(f"environment {self.name!r} has no continuous actions")
+
+    def sample_params(
+        self, state: State, actions: torch.Tensor, raw: torch.Tensor, generator=None
+    ) -> torch.Tensor:
+        """Parameters ``(batch, n_params)`` sampled from the continuous head ``raw``."""
+        raise NotImplementedError(f"environment {self.name!r} has no continuous actions")
+
+    # -- restrictions ----------------------------------------------------------------------
+    def restrict(self, **restriction) -> Environment:
+        """A copy limited to a subset of its space (e.g. ``elements=["Fe", "O"]``).
+
+        Unknown restriction names raise :class:`crystalgfn.errors.ConfigError`; a restriction
+        that leaves nothing raises :class:`crystalgfn.errors.InfeasibleError`.
+        """
+        from crystalgfn.errors import ConfigError
+
+        raise ConfigError(
+            f"environment {self.name!r} accepts no restrictions; got {sorted(restriction)}"
+        )
+
+    #: Names of the keyword arguments :meth:`restrict` accepts.
+    restrictions: ClassVar[tuple[str, ...]] = ()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: {self.n_actions} actions>"
+
+
+class Constraint(ABC):
+    """A hard constraint of one environment part (``source``) on a later one (``target``).
+
+    Registered with the ``register_constraints`` hook and applied by stacks whose name puts
+    ``source`` before ``target``.
+    """
+
+    @abstractmethod
+    def prepare(self, source: Environment, target: Environment) -> tuple[Environment, Environment]:
+        """Restricted copies of ``(source, target)`` such that every done source state leaves
+        the target completable, and every target state it allows fits some source state.
+        Raises :class:`crystalgfn.errors.InfeasibleError` when nothing fits."""
+
+    @abstractmethod
+    def apply(self, source_values: dict[str, torch.Tensor], target: Environment, target_state: State) -> State:
+        """Condition target states (at their source) on the finished source parts
+        ``source_values`` (the source's :meth:`Environment.values`); returns new states."""

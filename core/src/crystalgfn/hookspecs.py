@@ -1,0 +1,62 @@
+"""The plugin contract: every hook Crystal-GFN calls, declared once.
+
+A plugin is a module (or object) with functions named like the specifications below and
+decorated with :data:`crystalgfn.hookimpl`. It is found through the entry-point group
+``crystalgfn`` of its distribution::
+
+    [project.entry-points.crystalgfn]
+    my_plugin = "my_package.plugin"
+
+Each hook receives a ``register`` callable. Register *factories* (classes), not instances,
+so that listing plugins stays cheap; Crystal-GFN calls the factory with the user's keyword
+arguments when the object is needed.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT_NAME = "crystalgfn"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def register_envs(register):
+    """Register environment classes.
+
+    Call ``register(EnvClass)`` once per class; the registered name is ``EnvClass.name``
+    (or pass ``name="..."``). The class must subclass :class:`crystalgfn.Environment`.
+    The name is what users write in ``make_env("spacegroup+composition+lattice")``.
+    """
+
+
+@hookspec
+def register_proxies(register):
+    """Register proxy classes (property predictors that rewards are computed from).
+
+    Call ``register(ProxyClass)``; the name is ``ProxyClass.name``. The class must subclass
+    :class:`crystalgfn.Proxy` and declare the state parts it reads in ``requires``.
+    """
+
+
+@hookspec
+def register_losses(register):
+    """Register GFlowNet training objectives.
+
+    Call ``register(LossClass)``; the name is ``LossClass.name`` (e.g. ``"tb"``). The class
+    must subclass :class:`crystalgfn.Loss`.
+    """
+
+
+@hookspec
+def register_constraints(register):
+    """Register cross-environment constraints.
+
+    Call ``register(source, target, constraint)`` where ``source`` and ``target`` are
+    environment names and ``constraint`` is a :class:`crystalgfn.Constraint` subclass. When a
+    stack built by :func:`crystalgfn.make_env` places ``source`` before ``target``, the
+    constraint makes the target's masks depend on the finished source part, and prunes the
+    source's choices to those the target can complete.
+    """
