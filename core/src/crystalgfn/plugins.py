@@ -155,8 +155,10 @@ def _register_checked(plugins: Plugins, plugin: ModuleType, distribution: str) -
     try:
         plugins.register_module(plugin, distribution)
     except pluggy.PluginValidationError as error:
+        plugins.manager.unregister(plugin)
         raise PluginLoadError(
-            f"plugin {error.plugin_name!r} from distribution {distribution!r} is invalid: {error}. "
+            f"plugin {getattr(plugin, '__name__', plugin)!r} from distribution {distribution!r} "
+            f"is invalid: {error}. "
             "Hook implementations must be named after a hook in crystalgfn.hookspecs: "
             + ", ".join(_hook_names())
         ) from error

@@ -1,0 +1,127 @@
+"""Contract checks for plugin authors: call them from your plugin's tests.
+
+``check_env`` rolls random trajectories under the masks and verifies the environment
+contract (no dead ends, backward steps undo forward steps, value round trips);
+``check_proxy`` and ``check_loss`` verify the proxy and loss contracts. Each raises
+``AssertionError`` with a description of the first violation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+
+from crystalgfn.env import Environment
+from crystalgfn.loss import Loss
+from crystalgfn.proxy import Proxy
+from crystalgfn.states import State, assign, equal, select
+from crystalgfn.trajectories import Trajectories
+
+
+def _random_actions(mask: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return torch.multinomial(mask.float(), 1, generator=generator).squeeze(1)
+
+
+def _check_step_round_trip(env: Environment, parent: State, actions, params, child: State) -> None:
+    back_mask = env.backward_mask(child)
+    taken = back_mask.gather(1, actions[:, None]).squeeze(1)
+    if not bool(taken.all()):
+        raise AssertionError(f"{env!r}: backward_mask of a child excludes the action that made it")
+    restored, restored_params = env.step_back(child, actions)
+    same = equal(restored, parent)
+    if not bool(same.all()):
+        row = int((~same).nonzero()[0])
+        raise AssertionError(
+            f"{env!r}: step_back does not undo step: parent {select(parent, torch.tensor([row]))} "
+            f"became {select(restored, torch.tensor([row]))}"
+        )
+    if params is not None and env.n_params:
+        if restored_params is None or not torch.allclose(restored_params, params, atol=1e-4):
+            raise AssertionError(f"{env!r}: step_back does not return the forward step's params")
+
+
+def rollout_uniform(env: Environment, batch_size: int, seed: int = 0, check: bool = False) -> State:
+    """Done states from uniformly random allowed actions; with ``check``, verify the contract
+    at every step. A uniform continuous head is obtained from raw outputs of zero."""
+    generator = torch.Generator().manual_seed(seed)
+    state = env.source(batch_size)
+    for _ in range(env.max_steps + 1):
+        done = env.is_done(state)
+        if bool(done.all()):
+            return state
+        rows = (~done).nonzero().squeeze(1)
+        active = select(state, rows)
+        mask = env.forward_mask(active)
+        if check and not bool(mask.any(dim=1).all()):
+            raise AssertionError(f"{env!r}: dead end, a state that is not done allows no action")
+        actions = _random_actions(mask, generator)
+        params = None
+        if env.n_params:
+            raw = torch.zeros(rows.shape[0], env.n_param_outputs)
+            params = env.sample_params(active, actions, raw, generator)
+        child = env.step(active, actions, params)
+        if check:
+            _check_step_round_trip(env, active, actions, params, child)
+        state = assign(state, rows, child)
+    raise AssertionError(f"{env!r}: trajectories longer than max_steps={env.max_steps}")
+
+
+def check_env(env: Environment, batch_size: int = 64, seed: int = 0) -> State:
+    """Verify the environment contract on random trajectories; returns the done states."""
+    source = env.source(batch_size)
+    if not bool(env.is_source(source).all()) or bool(env.is_done(source).any()):
+        raise AssertionError(f"{env!r}: source states must be is_source and not is_done")
+    if env.backward_mask(source).any():
+        raise AssertionError(f"{env!r}: the source has no parents, its backward_mask must be empty")
+    encoding = env.encode(source)
+    if encoding.shape != (batch_size, env.encoding_dim) or not bool(torch.isfinite(encoding).all()):
+        raise AssertionError(f"{env!r}: encode must return finite (batch, {env.encoding_dim})")
+    done = rollout_uniform(env, batch_size, seed=seed, check=True)
+    if env.forward_mask(done).any():
+        raise AssertionError(f"{env!r}: done states must allow no forward action")
+    values = env.values(done)
+    missing = [part for part in env.provides if part not in values]
+    if missing:
+        raise AssertionError(f"{env!r}: values() lacks the parts {missing} it provides")
+    if not bool(equal(env.from_values(values), done).all()):
+        raise AssertionError(f"{env!r}: from_values(values(x)) differs from x")
+    return done
+
+
+def check_proxy(proxy: Proxy, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """Verify the proxy contract on ``batch``; returns the values."""
+    for part in proxy.requires:
+        if part not in batch:
+            raise AssertionError(f"check_proxy: the test batch lacks {part!r}, required by {proxy.name!r}")
+    values = proxy(batch)
+    size = batch[proxy.requires[0]].shape[0] if proxy.requires else values.shape[0]
+    if values.shape != (size,) or not values.is_floating_point():
+        raise AssertionError(f"proxy {proxy.name!r} must return a float ({size},) tensor")
+    if not bool(torch.isfinite(values).all()):
+        raise AssertionError(f"proxy {proxy.name!r} returned non-finite values")
+    return values
+
+
+def check_loss(loss: Loss, batch_size: int = 8, steps: int = 5, seed: int = 0) -> torch.Tensor:
+    """Verify the loss contract on random trajectories; returns the loss value."""
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, steps + 1, (batch_size,), generator=generator)
+    step_mask = torch.arange(steps)[None, :] < lengths[:, None]
+    log_pf = (-torch.rand(batch_size, steps, generator=generator)).requires_grad_()
+    log_pb = -torch.rand(batch_size, steps, generator=generator)
+    flows = torch.randn(batch_size, steps + 1, generator=generator).requires_grad_()
+    trajectories = Trajectories(
+        log_pf=log_pf * step_mask,
+        log_pb=log_pb * step_mask,
+        log_reward=torch.randn(batch_size, generator=generator),
+        step_mask=step_mask,
+        log_flows=flows if loss.needs_flows else None,
+    )
+    value = loss(trajectories)
+    if value.shape != () or not bool(torch.isfinite(value)) or float(value.detach()) < 0:
+        raise AssertionError(f"loss {loss.name!r} must return a finite, non-negative scalar")
+    value.backward()
+    if log_pf.grad is None or not bool(torch.isfinite(log_pf.grad).all()):
+        raise AssertionError(f"loss {loss.name!r} must be differentiable in log P_F")
+    return value.detach()

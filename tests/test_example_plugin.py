@@ -1,0 +1,53 @@
+"""The worked example in docs/examples is installed with pip and found through entry points,
+exactly as a user's plugin would be."""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import crystalgfn
+from crystalgfn.plugins import get_plugins, reset_plugins
+from crystalgfn.testing import check_proxy
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "crystalgfn-volume-per-atom"
+PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def installed_example(tmp_path_factory):
+    source = tmp_path_factory.mktemp("example") / EXAMPLE.name
+    shutil.copytree(EXAMPLE, source)
+    subprocess.run([*PIP, "install", "--no-deps", "--no-build-isolation", str(source)], check=True)
+    importlib.invalidate_caches()
+    reset_plugins()
+    yield
+    subprocess.run([*PIP, "uninstall", "--yes", "crystalgfn-volume-per-atom"], check=True)
+    importlib.invalidate_caches()
+    reset_plugins()
+
+
+def test_example_is_discovered_and_works(installed_example):
+    entry = get_plugins().proxies.get("volume_per_atom")
+    assert entry.distribution == "crystalgfn-volume-per-atom"
+    proxy = crystalgfn.make_proxy("volume_per_atom")
+    composition = torch.zeros(2, 119)
+    composition[0, 11] = composition[0, 17] = 4  # Na4Cl4 in the conventional rock-salt cell
+    composition[1, 14] = 8  # Si8 (diamond)
+    lattice = torch.tensor([[5.69, 5.69, 5.69, 90, 90, 90], [5.47, 5.47, 5.47, 90, 90, 90]])
+    values = check_proxy(proxy, {"composition": composition, "lattice": lattice})
+    assert values.tolist() == pytest.approx([5.69**3 / 8, 5.47**3 / 8], rel=1e-6)
+
+
+def test_example_is_listed_by_the_cli(installed_example, capsys):
+    from crystalgfn.cli import main
+
+    assert main(["plugins"]) == 0
+    out = capsys.readouterr().out
+    assert "crystalgfn-volume-per-atom" in out and "proxy:volume_per_atom" in out
