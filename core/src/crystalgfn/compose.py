@@ -196,6 +196,12 @@ class Stack(Environment):
             out.update(part.values(self.part_state(state, index)))
         return out
 
+    def log_label_count(self, state: State) -> torch.Tensor:
+        total = torch.zeros(state["stage"].shape[0], dtype=torch.float64, device=state["stage"].device)
+        for index, part in enumerate(self.parts):
+            total = total + part.log_label_count(self.part_state(state, index)).to(total.device)
+        return total
+
     def from_values(self, values: Mapping[str, torch.Tensor]) -> State:
         size = next(iter(values.values())).shape[0]
         device = next(iter(values.values())).device

@@ -98,8 +98,18 @@ class Environment(ABC):
 
     @abstractmethod
     def from_values(self, values: dict[str, torch.Tensor]) -> State:
-        """Done states from proxy inputs (the inverse of :meth:`values`), e.g. for replay
-        buffers and training from data. Values outside the space raise a ``ValueError``."""
+        """Done states whose :meth:`values` are ``values`` (e.g. for training from data).
+
+        Several done states may share the same values (see :meth:`log_label_count`); any one
+        of them may be returned. Values outside the space raise a ``ValueError``."""
+
+    def log_label_count(self, state: State) -> torch.Tensor:
+        """Log of the number of done states with the same :meth:`values`, float64 ``(B,)``.
+
+        An environment may build labelled variants of one object (e.g. a composition with
+        oxidation-state labels). Trainers subtract this from the log-reward so that objects,
+        not their variants, are sampled in proportion to the reward. Default: 0."""
+        return torch.zeros(next(iter(state.values())).shape[0], dtype=torch.float64)
 
     # -- continuous head (only for n_params > 0) ---------------------------------------------
     def param_log_prob(

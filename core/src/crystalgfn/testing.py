@@ -84,8 +84,13 @@ def check_env(env: Environment, batch_size: int = 64, seed: int = 0) -> State:
     missing = [part for part in env.provides if part not in values]
     if missing:
         raise AssertionError(f"{env!r}: values() lacks the parts {missing} it provides")
-    if not bool(equal(env.from_values(values), done).all()):
-        raise AssertionError(f"{env!r}: from_values(values(x)) differs from x")
+    rebuilt = env.from_values(values)
+    if not bool(env.is_done(rebuilt).all()):
+        raise AssertionError(f"{env!r}: from_values must return done states")
+    again = env.values(rebuilt)
+    for part, tensor in values.items():
+        if not torch.equal(again[part], tensor):
+            raise AssertionError(f"{env!r}: values(from_values(v)) differs from v for part {part!r}")
     return done
 
 
