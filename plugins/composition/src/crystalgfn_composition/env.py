@@ -1,0 +1,629 @@
+"""The composition environment: atom counts of the unit cell, with exact hard constraints.
+
+A composition is built by adding elements in a fixed order (ascending Pauling
+electronegativity, ties by atomic number). Each step picks the next element, its number of
+atoms, and a *label*: one of the element's oxidation states, or "neutral". A final step
+(end-of-sequence) closes the composition. The labels make the charge-neutrality rule exact
+and cheap to mask: the masks only allow steps after which a valid completion exists (see
+:mod:`crystalgfn_composition.feasibility`), so there are no dead ends and every finished
+composition passes the recorded validity rule (by default SMACT's ``smact_validity``: ICSD-24
+oxidation states with the Pauling electronegativity test, single elements and alloys valid).
+
+A composition can be reached with several labellings (e.g. Fe3O4 as Fe(+2)Fe... no — one label
+per element: FeO4 with Fe +8 is not in the set, but MnO2 may be Mn(+4)O(-2) only, while some
+compositions admit several charge-balanced labellings). The environment reports how many in
+:meth:`CompositionEnv.log_label_count`; the trainer divides rewards by it so that finished
+compositions are sampled in proportion to their reward, whatever their number of labellings.
+
+State tensors (batch ``B``, ``K`` allowed elements in position order):
+
+* ``counts`` int64 ``(B, K)``: atoms of each element (0 = absent);
+* ``slots`` int64 ``(B, K)``: label slot of each present element (-1 = absent; 0 = neutral);
+* ``last`` int64 ``(B,)``: position of the last element added (-1 = none);
+* ``mode``, ``charge``, ``automaton``: the prefix summary (see ``feasibility``);
+* ``start`` int64 ``(B,)``: automaton start state (set by cross-environment constraints,
+  e.g. the space group's Wyckoff positions);
+* ``done`` bool ``(B,)``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from crystalgfn.elements import atomic_numbers, symbols as element_symbols
+from crystalgfn.env import Environment
+from crystalgfn.errors import ConfigError, InfeasibleError
+from crystalgfn.states import State
+from crystalgfn_composition import chemistry
+from crystalgfn_composition.automaton import build_automaton, enumerate_multisets
+from crystalgfn_composition.feasibility import (
+    ANIONS,
+    CATIONS,
+    NEUTRAL_METAL,
+    NEUTRAL_SINGLE,
+    START,
+    Chemistry,
+    automaton_arrays,
+    build_tables,
+)
+
+#: The 22 elements of the Crystal-GFN paper.
+PAPER_ELEMENTS = (
+    "H Li B C N O F Na Mg Al Si P S Cl K V Mn Fe Co Ni Cu Se".split()
+)
+
+
+def _check_int(name: str, value, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        accepted = f">= {low}" if high is None else f"in {low}..{high}"
+        raise ConfigError(f"{name} must be {accepted}, got {value}")
+    return int(value)
+
+
+def _check_symbols(name: str, values: Iterable[str], allowed: Sequence[str] | None = None) -> list[str]:
+    if isinstance(values, str):
+        values = [v.strip() for v in values.split(",") if v.strip()]
+    out = list(values)
+    atomic_numbers(out)  # unknown symbols raise UnknownNameError with a did-you-mean
+    if len(set(out)) != len(out):
+        raise ConfigError(f"{name} lists an element twice: {out}")
+    if allowed is not None:
+        outside = [s for s in out if s not in allowed]
+        if outside:
+            raise ConfigError(f"{name} {outside} are not among the allowed elements {list(allowed)}")
+    return out
+
+
+class CompositionEnv(Environment):
+    """Atom counts of a unit cell over a user-chosen element list.
+
+    Args:
+        elements: element symbols (default: the paper's 22 elements).
+        max_elements / min_elements: number of distinct elements in the composition
+            (default at most 5, or all the elements if fewer).
+        max_atoms_per_element: largest count of any element (counts are 1..this).
+        min_atoms / max_atoms: bounds on the total number of atoms in the cell.
+        required_elements: elements every composition must contain.
+        oxidation_states: name of the oxidation-state set of the charge-neutrality rule
+            (default ``"icsd24"``, SMACT's default), or ``None`` to switch the rule off.
+        pauling: apply the Pauling electronegativity test to charged compositions.
+        alloys: accept compositions made only of metals without charges (SMACT's rule).
+    """
+
+    name = "composition"
+    provides = ("composition",)
+    restrictions = ("elements", "max_atoms_per_element", "required_elements")
+
+    def __init__(
+        self,
+        elements: Sequence[str] = PAPER_ELEMENTS,
+        max_elements: int | None = None,
+        min_elements: int = 1,
+        max_atoms_per_element: int = 16,
+        min_atoms: int = 1,
+        max_atoms: int | None = None,
+        required_elements: Sequence[str] = (),
+        oxidation_states: str | None = chemistry.DEFAULT_OXIDATION_STATES,
+        pauling: bool = True,
+        alloys: bool = True,
+        _languages: Mapping[int, np.ndarray] | None = None,
+    ):
+        symbols = _check_symbols("elements", elements)
+        if not symbols:
+            raise ConfigError("elements must list at least one element")
+        if max_elements is None:
+            max_elements = min(5, len(symbols))
+        self.max_elements = _check_int("max_elements", max_elements, 1, len(symbols))
+        self.min_elements = _check_int("min_elements", min_elements, 1, self.max_elements)
+        self.max_count = _check_int("max_atoms_per_element", max_atoms_per_element, 1, 64)
+        self.min_atoms = _check_int("min_atoms", min_atoms, 1)
+        ceiling = self.max_count * self.max_elements
+        self.max_atoms = ceiling if max_atoms is None else _check_int("max_atoms", max_atoms, self.min_atoms)
+        required = _check_symbols("required_elements", required_elements, symbols)
+        if len(required) > self.max_elements:
+            raise InfeasibleError(
+                f"{len(required)} required elements {required} exceed max_elements={self.max_elements}"
+            )
+        if oxidation_states is not None and oxidation_states not in chemistry.oxidation_state_set_names():
+            raise ConfigError(
+                f"unknown oxidation-state set {oxidation_states!r}; accepted: "
+                f"{list(chemistry.oxidation_state_set_names())} or None to switch charge neutrality off"
+            )
+        self.oxidation_states = oxidation_states
+        self.pauling = bool(pauling)
+        self.alloys = bool(alloys)
+        self._kwargs = dict(
+            elements=symbols, max_elements=max_elements, min_elements=min_elements,
+            max_atoms_per_element=max_atoms_per_element, min_atoms=min_atoms, max_atoms=max_atoms,
+            required_elements=required, oxidation_states=oxidation_states, pauling=pauling, alloys=alloys,
+        )
+        self._setup_chemistry(symbols, required)
+        self._setup_automata(_languages)
+        self._check_feasible()
+
+    # -- construction ---------------------------------------------------------------------------
+    def _setup_chemistry(self, symbols: list[str], required: list[str]) -> None:
+        info = chemistry.element_chemistry(symbols, self.oxidation_states or chemistry.DEFAULT_OXIDATION_STATES)
+        en = np.where(np.isnan(info.electronegativity), np.inf, info.electronegativity)
+        zs = np.array(atomic_numbers(symbols))
+        order = np.lexsort((zs, en))
+        self.symbols = tuple(symbols[i] for i in order)
+        self.z = torch.as_tensor(zs[order])
+        charged = self.oxidation_states is not None
+        n_pos = len(symbols)
+        width = 1 + info.oxidation_states.shape[1]
+        labels = np.zeros((n_pos, width), dtype=np.int64)
+        valid = np.zeros((n_pos, width), dtype=bool)
+        valid[:, 0] = True
+        if charged:
+            labels[:, 1:] = info.oxidation_states[order]
+            valid[:, 1:] = info.oxidation_mask[order]
+            if self.pauling:
+                # With an unknown electronegativity the Pauling test fails for every pair.
+                valid[np.isinf(en[order]), 1:] = False
+        is_metal = info.is_metal[order] if charged else np.ones(n_pos, dtype=bool)
+        alloys = self.alloys if charged else True
+        self.chem = Chemistry(
+            labels=labels,
+            slot_valid=valid,
+            electronegativity=en[order],
+            is_metal=is_metal,
+            required=np.isin(np.array(self.symbols), required),
+            pauling=self.pauling,
+            alloys=alloys,
+        )
+        self.n_slots = width
+        self.n_actions = n_pos * self.max_count * width + 1
+        self.eos = self.n_actions - 1
+        self.encoding_dim = 3 * n_pos + 7
+        self.max_steps = self.max_elements + 1
+
+    def _own_language(self, multisets: list[tuple[int, ...]]) -> np.ndarray:
+        return np.array(
+            [
+                self.min_elements <= len(m) <= self.max_elements and self.min_atoms <= sum(m) <= self.max_atoms
+                for m in multisets
+            ]
+        )
+
+    def _setup_automata(self, languages: Mapping[int, np.ndarray] | None) -> None:
+        """The joint count automaton of the environment's own language (label -1) and of
+        each labelled language intersected with it, then the completability tables."""
+        multisets = enumerate_multisets(self.max_count, self.max_elements)
+        own = self._own_language(multisets)
+        self._languages = dict(languages or {})
+        labelled = {-1: own}
+        for label, language in self._languages.items():
+            labelled[label] = own & np.asarray(language, dtype=bool)
+        automaton = build_automaton(labelled, self.max_count, self.max_elements)
+        self.automaton = automaton
+        self.tables = build_tables(
+            self.chem, automaton.transitions, automaton.accepting, automaton.size, self.max_count, self.max_elements
+        )
+        self.trans, self.accept = automaton_arrays(automaton.transitions, automaton.accepting)
+        self.sizes = torch.from_numpy(np.append(automaton.size, 0))
+        dead = automaton.n_states  # the absorbing dead column of the tables
+        self.start_of_language = {
+            label: (start if start >= 0 else dead) for label, start in automaton.starts.items()
+        }
+        self.default_start = self.start_of_language[-1]
+        self.__dict__.pop("_device_cache", None)
+
+    def _check_feasible(self) -> None:
+        if not bool(self.tables.source[self.default_start]):
+            rule = (
+                f"charge neutrality with oxidation states {self.oxidation_states!r}"
+                + (" and the Pauling test" if self.pauling else "")
+                if self.oxidation_states
+                else "no charge rule"
+            )
+            raise InfeasibleError(
+                f"no valid composition exists over elements {list(self.symbols)} with "
+                f"{self.min_elements}-{self.max_elements} elements, 1-{self.max_count} atoms per element, "
+                f"{self.min_atoms}-{self.max_atoms} atoms in the cell, required elements "
+                f"{list(self._kwargs['required_elements'])} and {rule}"
+            )
+
+    def language_feasible(self, label: int) -> bool:
+        """Whether a valid composition exists under the count language ``label``."""
+        return bool(self.tables.source[self.start_of_language[label]])
+
+    def with_count_languages(self, languages: Mapping[int, np.ndarray]) -> CompositionEnv:
+        """A copy whose compositions may also be constrained by labelled count languages.
+
+        ``languages[label]`` is a bool array aligned with
+        :func:`~crystalgfn_composition.automaton.enumerate_multisets`
+        ``(max_atoms_per_element, max_elements)``. A state is put under a language with
+        :meth:`with_language`. Used by cross-environment constraints (e.g. Wyckoff
+        compatibility with a space group); labels must be non-negative integers.
+        """
+        env = CompositionEnv.__new__(CompositionEnv)
+        env.__dict__.update(self.__dict__)
+        env._setup_automata(languages)
+        return env
+
+    def count_multisets(self) -> list[tuple[int, ...]]:
+        """The count multisets that count languages are aligned with."""
+        return enumerate_multisets(self.max_count, self.max_elements)
+
+    def with_language(self, state: State, labels: torch.Tensor) -> State:
+        """States (at the source) placed under the count language of each row's label."""
+        lookup = torch.full((max(self.start_of_language) + 2,), -1, dtype=torch.long)
+        for label, start in self.start_of_language.items():
+            lookup[label] = start
+        starts = lookup[labels.long().cpu()].to(labels.device)
+        if bool((starts < 0).any()):
+            raise ValueError(f"unknown count-language labels {sorted(set(labels[starts < 0].tolist()))}")
+        t = self._tensors(labels.device)
+        *_, automaton = self._summary(state["counts"], state["slots"], starts, t)
+        return {**state, "start": starts, "automaton": automaton}
+
+    def restrict(self, elements=None, max_atoms_per_element=None, required_elements=None) -> CompositionEnv:
+        """A narrower composition space: a subset of the elements, fewer atoms per element,
+        more required elements. Count languages are dropped (a stack re-applies them)."""
+        kwargs = dict(self._kwargs)
+        if elements is not None:
+            chosen = _check_symbols("elements", elements, self._kwargs["elements"])
+            kwargs["elements"] = chosen
+            kwargs["required_elements"] = [s for s in kwargs["required_elements"] if s in chosen]
+            kwargs["max_elements"] = min(kwargs["max_elements"], len(chosen))
+            kwargs["min_elements"] = min(kwargs["min_elements"], kwargs["max_elements"])
+        if max_atoms_per_element is not None:
+            value = _check_int("max_atoms_per_element", max_atoms_per_element, 1, self.max_count)
+            kwargs["max_atoms_per_element"] = value
+            if kwargs["max_atoms"] is not None:
+                kwargs["max_atoms"] = min(kwargs["max_atoms"], value * kwargs["max_elements"])
+        if required_elements is not None:
+            extra = _check_symbols("required_elements", required_elements, kwargs["elements"])
+            kwargs["required_elements"] = sorted(set(kwargs["required_elements"]) | set(extra))
+        return CompositionEnv(**kwargs)
+
+    # -- states ---------------------------------------------------------------------------------
+    def source(self, batch_size: int, device="cpu") -> State:
+        k = len(self.symbols)
+        zeros = torch.zeros(batch_size, dtype=torch.long, device=device)
+        return {
+            "counts": torch.zeros(batch_size, k, dtype=torch.long, device=device),
+            "slots": torch.full((batch_size, k), -1, dtype=torch.long, device=device),
+            "last": zeros - 1,
+            "mode": zeros + START,
+            "charge": zeros.clone(),
+            "automaton": zeros + self.default_start,
+            "start": zeros + self.default_start,
+            "done": torch.zeros(batch_size, dtype=torch.bool, device=device),
+        }
+
+    def is_done(self, state: State) -> torch.Tensor:
+        return state["done"]
+
+    def is_source(self, state: State) -> torch.Tensor:
+        return state["last"] < 0
+
+    # -- masks ------------------------------------------------------------------------------------
+    def _tensors(self, device):
+        """Constant tensors on ``device`` (cached per device)."""
+        cache = self.__dict__.setdefault("_device_cache", {})
+        key = str(device)
+        if key not in cache:
+            chem = self.chem
+            k = len(self.symbols)
+            limits = torch.tensor([chem.limit_after(last) for last in range(-1, k)], device=device)
+            no_req = torch.tensor([chem.no_required_after(last) for last in range(-1, k)], device=device)
+            no_req[0] = False  # the empty composition is never finished
+            cache[key] = dict(
+                labels=torch.as_tensor(chem.labels, device=device),
+                valid=torch.as_tensor(chem.slot_valid, device=device),
+                en=torch.as_tensor(chem.electronegativity, device=device),
+                metal=torch.as_tensor(chem.is_metal, device=device),
+                limits=limits,
+                no_required_after=no_req,
+                trans=self.trans.to(device),
+                accept=self.accept.to(device),
+                sizes=self.sizes.to(device),
+                charged=self.tables.charged.to(device).reshape(-1),
+                neutral=self.tables.neutral.to(device).reshape(-1),
+                z=self.z.to(device),
+            )
+        return cache[key]
+
+    def _terminal(self, state: State, t) -> torch.Tensor:
+        """Bool ``(B,)``: the composition built so far is valid (may be closed now)."""
+        mode, g = state["mode"], state["automaton"]
+        ok = t["no_required_after"][state["last"] + 1] & t["accept"][g] & ~state["done"]
+        charged_ok = ((mode == CATIONS) | (mode == ANIONS)) & (state["charge"] == 0)
+        neutral_ok = (mode == NEUTRAL_SINGLE) | (
+            (mode == NEUTRAL_METAL) & (self.chem.alloys | (t["sizes"][g] == 1))
+        )
+        return ok & (charged_ok | neutral_ok)
+
+    def forward_mask(self, state: State) -> torch.Tensor:
+        t = self._tensors(state["last"].device)
+        b = state["last"].shape[0]
+        k, m, s = len(self.symbols), self.max_count, self.n_slots
+        device = state["last"].device
+        positions = torch.arange(k, device=device)
+        last, mode, charge = state["last"], state["mode"], state["charge"]
+        open_ = ~state["done"]
+        # (B, K): positions that may come next.
+        reachable = (positions[None] > last[:, None]) & (positions[None] <= t["limits"][last + 1][:, None])
+        reachable &= open_[:, None]
+        counts = torch.arange(1, m + 1, device=device)
+        next_g = t["trans"][state["automaton"]][:, 1:]  # (B, M)
+        n_states_plus = self.trans.shape[0]
+        width = 2 * self.tables.max_charge + 1
+
+        # Charged labels: (B, K, M, S).
+        values = t["labels"]  # (K, S)
+        new_mode = torch.where((values > 0) & self.chem.pauling, CATIONS, ANIONS)  # (K, S)
+        from_start = mode == START
+        from_cations = mode == CATIONS
+        from_anions = mode == ANIONS
+        en_up = t["en"][None, :] > t["en"][last.clamp(min=0)][:, None]  # (B, K)
+        rule = (
+            from_start[:, None, None]
+            | (from_cations[:, None, None] & ((new_mode == CATIONS)[None] | ((new_mode == ANIONS)[None] & en_up[:, :, None])))
+            | (from_anions[:, None, None] & (new_mode == ANIONS)[None])
+        )  # (B, K, S)
+        rule &= t["valid"][None] & (values != 0)[None]
+        q = charge[:, None, None, None] + counts[None, None, :, None] * values[None, :, None, :]
+        q_index = q + self.tables.max_charge
+        in_range = (q_index >= 0) & (q_index < width)
+        flat = (
+            ((positions[None, :, None, None] + 1) * 2 + (new_mode[None, :, None, :] - CATIONS)) * width
+            + q_index.clamp(0, width - 1)
+        ) * n_states_plus + next_g[:, None, :, None]
+        charged_ok = t["charged"][flat] & in_range & rule[:, :, None, :]
+
+        # Neutral label (slot 0): (B, K, M).
+        to_metal = t["metal"][None, :] & (from_start | (mode == NEUTRAL_METAL))[:, None]
+        to_single = (~t["metal"])[None, :] & from_start[:, None]
+        neutral_mode = torch.where(t["metal"], 0, 1)  # index into Tables.neutral
+        flat_n = ((positions[None, :, None] + 1) * 2 + neutral_mode[None, :, None]) * n_states_plus + next_g[:, None, :]
+        neutral_ok = t["neutral"][flat_n] & (to_metal | to_single)[:, :, None]
+
+        mask = charged_ok
+        mask[:, :, :, 0] = neutral_ok
+        mask &= reachable[:, :, None, None]
+        mask = mask.reshape(b, k * m * s)
+        return torch.cat([mask, self._terminal(state, t)[:, None]], dim=1)
+
+    def backward_mask(self, state: State) -> torch.Tensor:
+        b = state["last"].shape[0]
+        mask = torch.zeros(b, self.n_actions, dtype=torch.bool, device=state["last"].device)
+        done = state["done"]
+        mask[done, self.eos] = True
+        open_rows = (~done & (state["last"] >= 0)).nonzero().squeeze(1)
+        mask[open_rows, self._action_of_last(state, open_rows)] = True
+        return mask
+
+    def _action_of_last(self, state: State, rows: torch.Tensor) -> torch.Tensor:
+        last = state["last"][rows]
+        count = state["counts"][rows, last]
+        slot = state["slots"][rows, last]
+        return (last * self.max_count + (count - 1)) * self.n_slots + slot
+
+    def decode(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(position, count, slot)`` of non-EOS actions, each int64 ``(B,)``."""
+        per_position = self.max_count * self.n_slots
+        return actions // per_position, (actions // self.n_slots) % self.max_count + 1, actions % self.n_slots
+
+    # -- transitions ------------------------------------------------------------------------------
+    def step(self, state: State, actions: torch.Tensor, params=None) -> State:
+        t = self._tensors(actions.device)
+        new = {key: value.clone() for key, value in state.items()}
+        eos = actions == self.eos
+        new["done"] = state["done"] | eos
+        rows = (~eos).nonzero().squeeze(1)
+        if rows.numel():
+            position, count, slot = self.decode(actions[rows])
+            value = t["labels"][position, slot]
+            new["counts"][rows, position] = count
+            new["slots"][rows, position] = slot
+            new["last"][rows] = position
+            new["charge"][rows] = state["charge"][rows] + count * value
+            new["automaton"][rows] = t["trans"][state["automaton"][rows], count]
+            charged_mode = torch.where((value > 0) & self.chem.pauling, CATIONS, ANIONS)
+            neutral_mode = torch.where(t["metal"][position], NEUTRAL_METAL, NEUTRAL_SINGLE)
+            new["mode"][rows] = torch.where(slot == 0, neutral_mode, charged_mode)
+        return new
+
+    def _summary(self, counts: torch.Tensor, slots: torch.Tensor, start: torch.Tensor, t):
+        """``(last, mode, charge, automaton)`` recomputed from counts and labels."""
+        present = counts > 0
+        k = counts.shape[1]
+        positions = torch.arange(k, device=counts.device)
+        last = torch.where(present, positions[None], -1).max(dim=1).values
+        values = t["labels"][positions[None].expand_as(slots), slots.clamp(min=0)] * present
+        charge = (counts * values).sum(dim=1)
+        any_present = present.any(dim=1)
+        charged = (present & (slots > 0)).any(dim=1)
+        has_anion = (present & (values < 0)).any(dim=1)
+        all_metal = (~present | t["metal"][None]).all(dim=1)
+        if self.chem.pauling:
+            charged_mode = torch.where(has_anion, ANIONS, CATIONS)
+        else:
+            charged_mode = torch.full_like(last, ANIONS)
+        neutral_mode = torch.where(all_metal, NEUTRAL_METAL, NEUTRAL_SINGLE)
+        mode = torch.where(charged, charged_mode, neutral_mode)
+        mode = torch.where(any_present, mode, torch.full_like(mode, START))
+        automaton = start.clone()
+        for position in range(k):
+            here = present[:, position]
+            automaton = torch.where(here, t["trans"][automaton, counts[:, position]], automaton)
+        return last, mode, charge, automaton
+
+    def step_back(self, state: State, actions: torch.Tensor):
+        t = self._tensors(actions.device)
+        new = {key: value.clone() for key, value in state.items()}
+        eos = actions == self.eos
+        new["done"] = state["done"] & ~eos
+        rows = (~eos).nonzero().squeeze(1)
+        if rows.numel():
+            position, _, _ = self.decode(actions[rows])
+            new["counts"][rows, position] = 0
+            new["slots"][rows, position] = -1
+            last, mode, charge, automaton = self._summary(
+                new["counts"][rows], new["slots"][rows], state["start"][rows], t
+            )
+            new["last"][rows], new["mode"][rows] = last, mode
+            new["charge"][rows], new["automaton"][rows] = charge, automaton
+        return new, None
+
+    # -- views ------------------------------------------------------------------------------------
+    def encode(self, state: State) -> torch.Tensor:
+        t = self._tensors(state["last"].device)
+        counts = state["counts"].float()
+        present = (counts > 0).float()
+        k = counts.shape[1]
+        positions = torch.arange(k, device=counts.device)
+        values = t["labels"][positions[None].expand_as(state["slots"]), state["slots"].clamp(min=0)] * present
+        mode = torch.nn.functional.one_hot(state["mode"], 5).float()
+        extra = torch.stack(
+            [state["charge"].float() / max(self.tables.max_charge, 1), state["done"].float()], dim=1
+        )
+        return torch.cat([counts / self.max_count, values.float() / 8.0, present, mode, extra], dim=1)
+
+    def values(self, state: State) -> dict[str, torch.Tensor]:
+        t = self._tensors(state["counts"].device)
+        composition = torch.zeros(state["counts"].shape[0], 119, device=state["counts"].device)
+        composition[:, t["z"]] = state["counts"].float()
+        return {"composition": composition}
+
+    def formulas(self, composition: torch.Tensor) -> list[str]:
+        """Unit-cell formulas (e.g. ``Fe4O6``) of compositions ``(B, 119)``, elements in
+        electronegativity order (the usual cation-first order)."""
+        names = element_symbols()
+        counts = composition[:, self.z].long().tolist()
+        return ["".join(f"{names[int(z)]}{n}" for z, n in zip(self.z.tolist(), row) if n > 0) for row in counts]
+
+    def from_values(self, values: Mapping[str, torch.Tensor]) -> State:
+        """Done states for compositions ``(B, 119)``, each with one valid labelling.
+
+        Raises ``ValueError`` naming the first composition outside the space (unknown
+        elements, too many atoms, or no valid labelling). Not on the hot path: it searches
+        labellings per composition in Python.
+        """
+        composition = values["composition"]
+        device = composition.device
+        counts_all = composition.round().long()
+        t = self._tensors(device)
+        outside = counts_all.clone()
+        outside[:, t["z"]] = 0
+        if bool((outside != 0).any()):
+            row = int((outside != 0).any(dim=1).nonzero()[0])
+            extra = [element_symbols()[z] for z in (outside[row] != 0).nonzero().squeeze(1).tolist()]
+            raise ValueError(
+                f"composition row {row} contains {extra}, outside the allowed elements {list(self.symbols)}"
+            )
+        counts = counts_all[:, t["z"]]
+        batch = counts.shape[0]
+        state = self.source(batch, device)
+        plans = [self._labelling(row, counts[row].tolist()) for row in range(batch)]
+        for step in range(self.max_elements + 1):
+            actions = torch.tensor(
+                [plan[step] if step < len(plan) else -1 for plan in plans], dtype=torch.long, device=device
+            )
+            rows = (actions >= 0).nonzero().squeeze(1)
+            if rows.numel() == 0:
+                break
+            sub = {key: value[rows] for key, value in state.items()}
+            stepped = self.step(sub, actions[rows])
+            for key in state:
+                state[key][rows] = stepped[key]
+        return state
+
+    def _labelling(self, row: int, counts: list[int]) -> list[int]:
+        """Actions (in position order, then EOS) of one valid labelling of ``counts``."""
+        chem = self.chem
+        chosen = [(p, n) for p, n in enumerate(counts) if n > 0]
+        if not chosen or any(n > self.max_count for _, n in chosen):
+            raise ValueError(f"composition row {row} ({dict(zip(self.symbols, counts))}) is outside the space")
+
+        def action(p: int, n: int, slot: int) -> int:
+            return (p * self.max_count + (n - 1)) * self.n_slots + slot
+
+        multiset = tuple(sorted(n for _, n in chosen))
+        if self._accept_multiset(multiset):
+            metals = all(chem.is_metal[p] for p, _ in chosen)
+            if len(chosen) == 1 or (metals and chem.alloys):
+                return [action(p, n, 0) for p, n in chosen] + [self.eos]
+            options = [[s for s in range(1, self.n_slots) if chem.slot_valid[p, s]] for p, _ in chosen]
+            for slots in itertools.product(*options):
+                if self._charged_labelling_valid(chosen, slots):
+                    return [action(p, n, s) for (p, n), s in zip(chosen, slots)] + [self.eos]
+        raise ValueError(
+            f"composition row {row} ({dict((s, n) for s, n in zip(self.symbols, counts) if n)}) is not valid "
+            "in this environment (charge rule or count constraints)"
+        )
+
+    def _accept_multiset(self, multiset: tuple[int, ...]) -> bool:
+        g = self.default_start
+        for n in multiset:
+            g = int(self.trans[g, n])
+        return bool(self.accept[g])
+
+    def _charged_labelling_valid(self, chosen, slots) -> bool:
+        chem = self.chem
+        values = [int(chem.labels[p, s]) for (p, _), s in zip(chosen, slots)]
+        if sum(n * v for (_, n), v in zip(chosen, values)) != 0:
+            return False
+        if not chem.pauling:
+            return True
+        cation_en = [chem.electronegativity[p] for (p, _), v in zip(chosen, values) if v > 0]
+        anion_en = [chem.electronegativity[p] for (p, _), v in zip(chosen, values) if v < 0]
+        return not cation_en or not anion_en or max(cation_en) < min(anion_en)
+
+    def log_label_count(self, state: State) -> torch.Tensor:
+        """Log of the number of valid labellings of each done state's composition, ``(B,)``
+        float64. Rewards are divided by this count so that sampling is proportional to the
+        reward of the composition, not of its labelled variants."""
+        t = self._tensors(state["counts"].device)
+        counts = state["counts"]
+        present = counts > 0
+        batch = counts.shape[0]
+        q_max = self.tables.max_charge
+        width = 2 * q_max + 1
+        device = counts.device
+        # ways[b, phase, q]: labellings of the prefix read so far with charge q; phase 0 =
+        # cations only (or nothing yet), 1 = an anion present.
+        ways = torch.zeros(batch, 2, width, dtype=torch.float64, device=device)
+        ways[:, 0, q_max] = 1.0
+        previous_en = torch.full((batch,), -float("inf"), dtype=torch.float64, device=device)
+        grid = torch.arange(width, device=device)
+        for position in range(counts.shape[1]):
+            here = present[:, position]
+            if not bool(here.any()):
+                continue
+            n = counts[:, position]
+            new = torch.zeros_like(ways)
+            for slot in range(1, self.n_slots):
+                if not self.chem.slot_valid[position, slot]:
+                    continue
+                value = int(self.chem.labels[position, slot])
+                source_index = grid[None] - n[:, None] * value
+                inside = (source_index >= 0) & (source_index < width)
+                gathered = ways.gather(2, source_index.clamp(0, width - 1)[:, None].expand(-1, 2, -1))
+                gathered = gathered * inside[:, None]
+                if value > 0 and self.chem.pauling:
+                    new[:, 0] += gathered[:, 0]
+                else:
+                    en_ok = (
+                        torch.ones(batch, dtype=torch.bool, device=device)
+                        if not self.chem.pauling
+                        else float(self.chem.electronegativity[position]) > previous_en
+                    )
+                    new[:, 1] += gathered[:, 1] + gathered[:, 0] * en_ok[:, None]
+            ways = torch.where(here[:, None, None], new, ways)
+            previous_en = torch.where(here, torch.tensor(float(self.chem.electronegativity[position]), dtype=torch.float64), previous_en)
+        charged = ways[:, :, q_max].sum(dim=1) if self.oxidation_states is not None else torch.zeros(batch, dtype=torch.float64)
+        n_elements = present.sum(dim=1)
+        all_metal = (~present | t["metal"][None]).all(dim=1)
+        neutral = (n_elements == 1) | (all_metal & self.chem.alloys)
+        total = charged + neutral.double()
+        return torch.log(total.clamp(min=1.0))

@@ -1,0 +1,52 @@
+"""Crystal-GFN space-group plugin: space-group tables and Wyckoff-count compatibility.
+
+Runtime dependencies: numpy and the standard library.
+"""
+
+from .tables import (
+    CRYSTAL_SYSTEMS,
+    LATTICE_SYSTEMS,
+    N_SPACE_GROUPS,
+    POINT_SYMMETRIES,
+    SpaceGroup,
+    WyckoffPosition,
+    all_space_groups,
+    crystal_system_of,
+    lattice_system_of,
+    point_symmetry_of,
+    space_group,
+    wyckoff_positions,
+)
+from .wyckoff import (
+    WyckoffSignature,
+    compatibility_table,
+    compatible_count_multisets,
+    is_compatible,
+    is_compatible_batch,
+    multiset_rank,
+    signature,
+    wyckoff_assignment,
+)
+
+__all__ = [
+    "CRYSTAL_SYSTEMS",
+    "LATTICE_SYSTEMS",
+    "N_SPACE_GROUPS",
+    "POINT_SYMMETRIES",
+    "SpaceGroup",
+    "WyckoffPosition",
+    "WyckoffSignature",
+    "all_space_groups",
+    "compatibility_table",
+    "compatible_count_multisets",
+    "crystal_system_of",
+    "is_compatible",
+    "is_compatible_batch",
+    "lattice_system_of",
+    "multiset_rank",
+    "point_symmetry_of",
+    "signature",
+    "space_group",
+    "wyckoff_assignment",
+    "wyckoff_positions",
+]

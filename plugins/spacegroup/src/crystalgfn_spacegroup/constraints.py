@@ -1,0 +1,99 @@
+"""Cross-environment constraints owned by the space-group plugin.
+
+* ``spacegroup -> lattice``: the lattice parameters follow the group's lattice system.
+* ``spacegroup -> composition``: atom counts must be realisable by the group's Wyckoff
+  positions (fixed positions used at most once, positions with a free parameter any number
+  of times).
+* ``composition -> spacegroup``: the reverse order; after the composition, only groups whose
+  Wyckoff positions can hold its counts remain.
+
+They talk to the other environments through documented methods only
+(``feasible_systems``/``with_systems`` of the lattice environment,
+``count_multisets``/``with_count_languages``/``with_language`` of the composition
+environment), so the plugins do not import each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from crystalgfn.env import Constraint, Environment
+from crystalgfn.errors import InfeasibleError
+from crystalgfn.states import State
+from crystalgfn_spacegroup.tables import LATTICE_SYSTEMS, lattice_system_of
+from crystalgfn_spacegroup.wyckoff import compatibility_table, multiset_rank
+
+
+def _feasibility_by_group(composition: Environment, groups: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Wyckoff feasibility of the composition environment's count multisets.
+
+    Returns ``(table, ranks)``: ``table`` bool ``(231, M)`` over all multisets of the Wyckoff
+    tables, and ``ranks`` int64 ``(N,)``: the table column of each of the environment's own
+    multisets (padded with zeros for absent elements).
+    """
+    multisets = composition.count_multisets()
+    width = composition.max_elements
+    padded = np.array([list(m) + [0] * (width - len(m)) for m in multisets], dtype=np.int64)
+    table = compatibility_table(composition.max_count, width)
+    return table, multiset_rank(padded, composition.max_count)
+
+
+class SpaceGroupToLattice(Constraint):
+    def prepare(self, source, target):
+        feasible = {LATTICE_SYSTEMS[i] for i in target.feasible_systems()}
+        systems = lattice_system_of()
+        keep = [g for g in source.groups if LATTICE_SYSTEMS[systems[g]] in feasible]
+        if not keep:
+            raise InfeasibleError(
+                f"no allowed space group has a lattice system possible with the lattice ranges "
+                f"(possible systems: {sorted(feasible)})"
+            )
+        return source.with_groups(keep), target
+
+    def apply(self, source_values, target, target_state: State) -> State:
+        systems = torch.from_numpy(lattice_system_of().copy()).to(source_values["spacegroup"].device)
+        return target.with_systems(target_state, systems[source_values["spacegroup"]])
+
+
+class SpaceGroupToComposition(Constraint):
+    def prepare(self, source, target):
+        table, ranks = _feasibility_by_group(target, source.groups)
+        languages = {g: table[g][ranks] for g in source.groups}
+        target = target.with_count_languages(languages)
+        keep = [g for g in source.groups if target.language_feasible(g)]
+        if not keep:
+            raise InfeasibleError(
+                f"no composition allowed by the composition environment fits the Wyckoff positions of any "
+                f"allowed space group ({len(source.groups)} groups)"
+            )
+        return source.with_groups(keep), target
+
+    def apply(self, source_values, target, target_state: State) -> State:
+        return target.with_language(target_state, source_values["spacegroup"])
+
+
+class CompositionToSpaceGroup(Constraint):
+    #: Language label of "compatible with at least one allowed group".
+    ANY_GROUP = 0
+
+    def prepare(self, source, target):
+        table, ranks = _feasibility_by_group(source, target.groups)
+        union = table[target.groups][:, ranks].any(axis=0)
+        source = source.with_count_languages({self.ANY_GROUP: union})
+        if not source.language_feasible(self.ANY_GROUP):
+            raise InfeasibleError(
+                f"no composition allowed by the composition environment fits the Wyckoff positions of any "
+                f"allowed space group ({len(target.groups)} groups)"
+            )
+        self._table = torch.from_numpy(table.copy())
+        self._max_count = source.max_count
+        self._width = source.max_elements
+        return source, target
+
+    def apply(self, source_values, target, target_state: State) -> State:
+        composition = source_values["composition"].round().long()
+        counts = composition.sort(dim=1, descending=True).values[:, : self._width]
+        ranks = torch.from_numpy(multiset_rank(counts.cpu().numpy(), self._max_count))
+        compatible = self._table[:, ranks].T.to(composition.device)  # (B, 231)
+        return {**target_state, "allowed": target_state["allowed"] & compatible}
