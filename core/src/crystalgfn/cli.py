@@ -7,7 +7,8 @@ import json
 import sys
 
 from crystalgfn import __version__
-from crystalgfn.errors import CrystalGFNError
+from crystalgfn.errors import ConfigError, CrystalGFNError
+from crystalgfn.restrictions import add_restriction_arguments
 
 
 def _plugins_report() -> dict:
@@ -66,6 +67,33 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from crystalgfn.compose import make_env
+    from crystalgfn.policy import UniformPolicy
+    from crystalgfn.restrictions import restrictions_from_args
+    from crystalgfn.sampling import rollout
+    from crystalgfn.states import concat
+    from crystalgfn.table import describe, write_csv
+
+    if args.n < 1 or args.batch_size < 1:
+        raise ConfigError(f"-n and --batch-size must be positive, got {args.n} and {args.batch_size}")
+    env = make_env(args.env)
+    restrictions = restrictions_from_args(args)
+    if restrictions:
+        env = env.restrict(**restrictions)
+    policy = UniformPolicy(env)
+    generator = torch.Generator().manual_seed(args.seed)
+    batches = []
+    for start in range(0, args.n, args.batch_size):
+        size = min(args.batch_size, args.n - start)
+        batches.append(rollout(env, policy, size, generator=generator, record=False))
+    path = write_csv(args.out, describe(env, concat(batches)))
+    print(f"wrote {args.n} samples to {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crystalgfn",
@@ -76,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = commands.add_parser("plugins", help="list installed plugins and what they provide")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.set_defaults(handler=cmd_plugins)
+
+    sample = commands.add_parser("sample", help="sample crystals and write them as CSV")
+    sample.add_argument("--policy", choices=["uniform"], default="uniform",
+                        help="uniform: the untrained random policy (the paper's random baseline)")
+    sample.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
+    sample.add_argument("--out", required=True, help="CSV file to write")
+    sample.add_argument("--env", default="crystal", help="environment spec (default: crystal)")
+    sample.add_argument("--batch-size", type=int, default=10000)
+    sample.add_argument("--seed", type=int, default=0)
+    add_restriction_arguments(sample)
+    sample.set_defaults(handler=cmd_sample)
     return parser
 
 

@@ -196,6 +196,12 @@ class Stack(Environment):
             out.update(part.values(self.part_state(state, index)))
         return out
 
+    def describe(self, values: dict[str, torch.Tensor]) -> dict[str, list]:
+        columns: dict[str, list] = {}
+        for part in self.parts:
+            columns.update(part.describe({p: values[p] for p in part.provides}))
+        return columns
+
     def log_label_count(self, state: State) -> torch.Tensor:
         total = torch.zeros(state["stage"].shape[0], dtype=torch.float64, device=state["stage"].device)
         for index, part in enumerate(self.parts):

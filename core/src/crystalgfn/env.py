@@ -111,6 +111,11 @@ class Environment(ABC):
         not their variants, are sampled in proportion to the reward. Default: 0."""
         return torch.zeros(next(iter(state.values())).shape[0], dtype=torch.float64)
 
+    def describe(self, values: dict[str, torch.Tensor]) -> dict[str, list]:
+        """Human-readable columns (name -> one entry per row) of done states' values, for
+        sample tables and reports (e.g. ``formula``, ``crystal_system``). Default: none."""
+        return {}
+
     # -- continuous head (only for n_params > 0) ---------------------------------------------
     def param_log_prob(
         self, state: State, actions: torch.Tensor, params: torch.Tensor, raw: torch.Tensor

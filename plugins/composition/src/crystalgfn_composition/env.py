@@ -495,6 +495,14 @@ class CompositionEnv(Environment):
         composition[:, t["z"]] = state["counts"].float()
         return {"composition": composition}
 
+    def describe(self, values) -> dict[str, list]:
+        composition = values["composition"]
+        return {
+            "formula": self.formulas(composition),
+            "n_atoms": composition.sum(dim=1).long().tolist(),
+            "n_elements": (composition > 0).sum(dim=1).tolist(),
+        }
+
     def formulas(self, composition: torch.Tensor) -> list[str]:
         """Unit-cell formulas (e.g. ``Fe4O6``) of compositions ``(B, 119)``, elements in
         electronegativity order (the usual cation-first order)."""

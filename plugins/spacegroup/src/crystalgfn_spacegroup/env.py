@@ -35,6 +35,7 @@ from crystalgfn_spacegroup.tables import (
     crystal_system_of,
     lattice_system_of,
     point_symmetry_of,
+    space_group,
 )
 
 N_LATTICE = len(LATTICE_SYSTEMS)
@@ -216,6 +217,17 @@ class SpaceGroupEnv(Environment):
 
     def values(self, state: State) -> dict[str, torch.Tensor]:
         return {"spacegroup": state["space_group"].clone()}
+
+    def describe(self, values) -> dict[str, list]:
+        groups = values["spacegroup"].tolist()
+        facts = [space_group(g) for g in groups]
+        return {
+            "space_group": groups,
+            "symbol": [f.symbol for f in facts],
+            "crystal_system": [f.crystal_system for f in facts],
+            "lattice_system": [f.lattice_system for f in facts],
+            "point_symmetry": [f.point_symmetry for f in facts],
+        }
 
     def from_values(self, values) -> State:
         groups = values["spacegroup"].long()

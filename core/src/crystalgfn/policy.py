@@ -1,0 +1,100 @@
+"""Policies: networks that map encoded states to action logits and continuous-head inputs.
+
+A policy is called on a batch of encoded states ``(B, encoding_dim)`` and returns a
+:class:`PolicyOutput`. Raw outputs of zero mean "uniform": uniform over the allowed discrete
+actions, and the uniform density of every continuous head (an environment contract). So the
+uniform random policy — the paper's random baseline — is the policy that outputs zeros.
+"""
+
+from __future__ import annotations
+
+import attrs
+import torch
+
+from crystalgfn.env import Environment
+
+
+@attrs.frozen
+class PolicyOutput:
+    """What a policy says about a batch of ``B`` states.
+
+    Attributes:
+        logits: ``(B, n_actions)`` unnormalised forward log-probabilities (masked later).
+        params: ``(B, n_param_outputs)`` inputs of the environment's continuous heads.
+        backward_logits: ``(B, n_actions)`` backward logits, or ``None`` for a uniform
+            backward policy.
+        log_flow: ``(B,)`` log state flow log F(s), or ``None`` if the policy has no flow head.
+    """
+
+    logits: torch.Tensor
+    params: torch.Tensor
+    backward_logits: torch.Tensor | None = None
+    log_flow: torch.Tensor | None = None
+
+
+class UniformPolicy(torch.nn.Module):
+    """Uniform random actions (and uniform continuous parameters): no learning involved."""
+
+    def __init__(self, env: Environment):
+        super().__init__()
+        self.n_actions = env.n_actions
+        self.n_param_outputs = env.n_param_outputs
+
+    def forward(self, encoding: torch.Tensor) -> PolicyOutput:
+        batch = encoding.shape[0]
+        return PolicyOutput(
+            logits=encoding.new_zeros(batch, self.n_actions),
+            params=encoding.new_zeros(batch, self.n_param_outputs),
+        )
+
+
+class MLPPolicy(torch.nn.Module):
+    """A multilayer perceptron with forward, continuous, backward and flow heads.
+
+    Args:
+        env: the environment (fixes input and output sizes).
+        hidden: width of the hidden layers.
+        layers: number of hidden layers.
+        learn_backward: learn the backward policy (otherwise uniform over parents).
+        flow_head: predict log F(s) (needed by detailed and sub-trajectory balance).
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        hidden: int = 256,
+        layers: int = 3,
+        learn_backward: bool = False,
+        flow_head: bool = False,
+    ):
+        super().__init__()
+        blocks: list[torch.nn.Module] = []
+        width = env.encoding_dim
+        for _ in range(layers):
+            blocks += [torch.nn.Linear(width, hidden), torch.nn.LeakyReLU()]
+            width = hidden
+        self.trunk = torch.nn.Sequential(*blocks)
+        self.forward_head = torch.nn.Linear(width, env.n_actions)
+        self.param_head = torch.nn.Linear(width, env.n_param_outputs) if env.n_param_outputs else None
+        self.backward_head = torch.nn.Linear(width, env.n_actions) if learn_backward else None
+        self.flow_head = torch.nn.Linear(width, 1) if flow_head else None
+        self.n_param_outputs = env.n_param_outputs
+        # Start close to the uniform policy: small output weights give near-zero raw outputs.
+        for head in (self.forward_head, self.param_head, self.backward_head):
+            if head is not None:
+                torch.nn.init.zeros_(head.bias)
+                head.weight.data.mul_(0.01)
+
+    def forward(self, encoding: torch.Tensor) -> PolicyOutput:
+        features = self.trunk(encoding)
+        params = (
+            self.param_head(features)
+            if self.param_head is not None
+            else features.new_zeros(features.shape[0], 0)
+        )
+        return PolicyOutput(
+            logits=self.forward_head(features),
+            params=params,
+            backward_logits=self.backward_head(features) if self.backward_head is not None else None,
+            log_flow=self.flow_head(features).squeeze(1) if self.flow_head is not None else None,
+        )
