@@ -177,12 +177,24 @@ class Stack(Environment):
             if local_params is not None:
                 params[rows, : part.n_params] = local_params
             if index + 1 < len(self.parts):
-                # The next part goes back to a bare source: its conditioning came from this part.
-                count = int(rows.sum())
-                fresh = self.parts[index + 1].source(count, actions.device)
-                new_state = self._assign_part_rows(new_state, index + 1, rows, fresh)
+                new_state = self._recondition_after(new_state, index, rows)
         new_state["stage"] = torch.where(back_stage >= 0, back_stage, state["stage"])
         return new_state, params
+
+    def _recondition_after(self, state: State, index: int, rows: torch.Tensor) -> State:
+        """Reset the parts after ``index`` to bare sources for ``rows`` and re-apply the
+        constraints from the parts before ``index`` (still finished) to them."""
+        count = int(rows.sum()) if rows.dtype == torch.bool else rows.numel()
+        device = state["stage"].device
+        for later in range(index + 1, len(self.parts)):
+            state = self._assign_part_rows(state, later, rows, self.parts[later].source(count, device))
+        row_ids = rows.nonzero().squeeze(1) if rows.dtype == torch.bool else rows
+        for source, target, constraint in self.constraints:
+            if source < index < target:
+                values = self.parts[source].values(self._part_rows(state, source, row_ids))
+                conditioned = constraint.apply(values, self.parts[target], self._part_rows(state, target, row_ids))
+                state = self._assign_part_rows(state, target, row_ids, conditioned)
+        return state
 
     # -- policy and proxy views ---------------------------------------------------------------
     def encode(self, state: State) -> torch.Tensor:

@@ -22,6 +22,8 @@ class Loss(torch.nn.Module, ABC):
     name: ClassVar[str] = ""
     #: True when the loss needs the policy's state-flow head (``Trajectories.log_flows``).
     needs_flows: ClassVar[bool] = False
+    #: True when the loss needs edge flows into and out of visited states (flow matching).
+    needs_edge_flows: ClassVar[bool] = False
     #: True when the loss only makes sense on discrete environments.
     discrete_only: ClassVar[bool] = False
 

@@ -17,7 +17,10 @@ class Trajectories:
         step_mask: ``(B, T)`` bool, True on real steps (a prefix of each row).
         log_flows: ``(B, T + 1)`` log F(s_t) predicted by the policy's flow head, for losses
             that need state flows (detailed and sub-trajectory balance); ``None`` otherwise.
-            Entries past a trajectory's end are ignored.
+            Entries past a trajectory's end are ignored; entry ``length`` is log R(x).
+        log_inflow, log_outflow: ``(B, T)`` log of the total edge flow into and out of the
+            state reached by each step (out of a done state: its reward), for flow matching;
+            ``None`` otherwise.
     """
 
     log_pf: torch.Tensor
@@ -25,6 +28,8 @@ class Trajectories:
     log_reward: torch.Tensor
     step_mask: torch.Tensor
     log_flows: torch.Tensor | None = None
+    log_inflow: torch.Tensor | None = None
+    log_outflow: torch.Tensor | None = None
 
     @property
     def lengths(self) -> torch.Tensor:

@@ -1,0 +1,153 @@
+"""Reward functions: from proxy values to log-rewards, computed stably.
+
+Every function maps property values ``x`` ``(B,)`` straight to ``log R(x)`` — never the log of
+an exponential that may have underflowed — so that R = exp(−8·E) stays exact even where R
+itself is below the smallest float.
+
+* ``exponential``: R = exp(β·x)                     (e.g. β = −8 for formation energy)
+* ``rbf``:         R = exp(−(x − target)² / (2σ²))  (e.g. band gap near 1.34 eV)
+* ``identity``:    R = x                            (x must be > 0)
+* ``power``:       R = x^p                          (x must be > 0)
+
+An optional ``min_reward`` floors R (as log R = max(log R, log min_reward)). An
+:class:`Objective` pairs a proxy with a reward function and a weight; :class:`Reward` sums the
+weighted log-rewards of several objectives (multi-objective sampling: R = Π R_i^{w_i}).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping
+
+import attrs
+import torch
+
+from crystalgfn.errors import ConfigError
+from crystalgfn.proxy import Proxy
+
+
+def _exponential(x: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    return beta * x
+
+
+def _rbf(x: torch.Tensor, target: float = 0.0, sigma: float = 1.0) -> torch.Tensor:
+    if not sigma > 0:
+        raise ConfigError(f"rbf reward needs sigma > 0, got {sigma}")
+    return -((x - target) ** 2) / (2.0 * sigma**2)
+
+
+def _positive_log(x: torch.Tensor, kind: str) -> torch.Tensor:
+    if bool((x <= 0).any()):
+        raise ValueError(
+            f"{kind} reward needs positive property values; got {float(x.min()):.4g}. "
+            "Use the exponential or rbf reward, or a proxy with positive values."
+        )
+    return torch.log(x)
+
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return _positive_log(x, "identity")
+
+
+def _power(x: torch.Tensor, exponent: float = 1.0) -> torch.Tensor:
+    return exponent * _positive_log(x, "power")
+
+
+KINDS: dict[str, Callable[..., torch.Tensor]] = {
+    "exponential": _exponential,
+    "rbf": _rbf,
+    "identity": _identity,
+    "power": _power,
+}
+
+
+@attrs.frozen
+class RewardFunction:
+    """A named reward function with its parameters and an optional floor."""
+
+    kind: str = "exponential"
+    params: Mapping[str, float] = attrs.field(factory=dict)
+    min_reward: float | None = None
+
+    @classmethod
+    def from_config(cls, config: Mapping) -> RewardFunction:
+        """From a config table such as ``{kind = "exponential", beta = -8.0}``."""
+        config = dict(config)
+        kind = config.pop("kind", "exponential")
+        if kind not in KINDS:
+            raise ConfigError(f"unknown reward kind {kind!r}; accepted: {sorted(KINDS)}")
+        min_reward = config.pop("min_reward", None)
+        if min_reward is not None and not min_reward > 0:
+            raise ConfigError(f"min_reward must be > 0, got {min_reward}")
+        import inspect
+
+        accepted = [p for p in inspect.signature(KINDS[kind]).parameters if p != "x"]
+        unknown = sorted(set(config) - set(accepted))
+        if unknown:
+            raise ConfigError(f"reward kind {kind!r} does not accept {unknown}; accepted: {accepted + ['min_reward']}")
+        return cls(kind=kind, params=config, min_reward=min_reward)
+
+    def log_reward(self, values: torch.Tensor) -> torch.Tensor:
+        """log R ``(B,)`` (float64) of property values ``(B,)``."""
+        log_r = KINDS[self.kind](values.double(), **self.params)
+        if self.min_reward is not None:
+            log_r = log_r.clamp(min=math.log(self.min_reward))
+        return log_r
+
+
+@attrs.frozen
+class Objective:
+    """One proxy, its reward function and its weight in the total log-reward."""
+
+    proxy: Proxy
+    reward: RewardFunction
+    weight: float = 1.0
+
+
+@attrs.define
+class Reward:
+    """The total log-reward of done states: Σ_i w_i log R_i(proxy_i(x)).
+
+    Args:
+        objectives: the proxies and their reward functions.
+        on_nan: ``"error"`` (default) raises on a NaN or infinite proxy value, naming the
+            crystal; ``"floor"`` gives such crystals the smallest reward, with a warning.
+        describe: optional callable turning the proxy inputs of some rows into readable
+            descriptions for error messages.
+    """
+
+    objectives: list[Objective]
+    on_nan: str = "error"
+    describe: Callable[[Mapping[str, torch.Tensor], list[int]], list[str]] | None = None
+
+    def __attrs_post_init__(self):
+        if self.on_nan not in ("error", "floor"):
+            raise ConfigError(f"on_nan must be 'error' or 'floor', got {self.on_nan!r}")
+        if not self.objectives:
+            raise ConfigError("a reward needs at least one objective (proxy)")
+
+    def __call__(self, values: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(log R (B,) float64, {proxy name: values (B,)})``."""
+        total = None
+        predictions: dict[str, torch.Tensor] = {}
+        for objective in self.objectives:
+            x = objective.proxy(values).detach()
+            predictions[objective.proxy.name] = x
+            log_r = objective.reward.log_reward(x)
+            bad = ~torch.isfinite(log_r)
+            if bool(bad.any()):
+                rows = bad.nonzero().squeeze(1).tolist()
+                where = self.describe(values, rows[:3]) if self.describe else [f"row {r}" for r in rows[:3]]
+                message = (
+                    f"proxy {objective.proxy.name!r} gave a non-finite reward for {len(rows)} crystal(s), "
+                    f"e.g. {', '.join(where)} (value {x[rows[0]].item()})"
+                )
+                if self.on_nan == "error":
+                    raise ValueError(message + ". Set on_nan = 'floor' to give them the minimum reward.")
+                warnings.warn(message + "; floored to the minimum reward", stacklevel=2)
+                floor = objective.reward.min_reward or 1e-30
+                log_r = torch.where(bad, torch.full_like(log_r, math.log(floor)), log_r)
+            term = objective.weight * log_r
+            total = term if total is None else total + term
+        return total, predictions

@@ -1,0 +1,343 @@
+"""The GFlowNet training loop.
+
+One loop, read top to bottom in :meth:`Trainer.train`: sample trajectories (on-policy, with
+exploration), add replayed and data trajectories drawn backwards from done states, evaluate
+log-probabilities in one batched pass, compute the loss, step the optimiser, log metrics and
+checkpoint. Everything random goes through one seeded ``torch.Generator`` whose state is
+checkpointed, so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import attrs
+import torch
+
+from crystalgfn.checkpoint import load_checkpoint, save_checkpoint
+from crystalgfn.env import Environment
+from crystalgfn.errors import ConfigError
+from crystalgfn.loss import Loss
+from crystalgfn.policy import MLPPolicy
+from crystalgfn.sampling import Transitions, backward_transitions, log_probs, masked_log_softmax, rollout
+from crystalgfn.states import State, concat, select
+from crystalgfn.trajectories import Trajectories
+
+#: ``log_reward(values) -> (log R (B,), {proxy name: values (B,)})``
+RewardFn = Callable[[Mapping[str, torch.Tensor]], tuple[torch.Tensor, dict[str, torch.Tensor]]]
+
+CHECKPOINT = "checkpoint.pt"
+METRICS = "metrics.jsonl"
+
+
+@attrs.frozen
+class TrainSettings:
+    """Hyper-parameters of a training run (all have working defaults for the crystal stack)."""
+
+    steps: int = 1000
+    batch_size: int = 64
+    lr: float = 1e-3
+    lr_log_z: float = 0.1
+    hidden: int = 256
+    layers: int = 3
+    learn_backward: bool = False
+    epsilon: float = 0.0
+    temperature: float = 1.0
+    replay_capacity: int = 0
+    replay_fraction: float = 0.0
+    checkpoint_every: int = 500
+    seed: int = 0
+    device: str = "cpu"
+
+    def __attrs_post_init__(self):
+        for name in ("steps", "batch_size", "hidden", "layers", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.epsilon <= 1 or not 0 <= self.replay_fraction < 1:
+            raise ConfigError("epsilon must be in [0, 1] and replay_fraction in [0, 1)")
+        if self.replay_fraction > 0 and self.replay_capacity < 1:
+            raise ConfigError("replay_fraction > 0 needs replay_capacity >= 1")
+        if self.temperature <= 0:
+            raise ConfigError(f"temperature must be > 0, got {self.temperature}")
+
+
+@attrs.define
+class ReplayBuffer:
+    """The highest-reward done states seen so far (at most ``capacity``), without duplicates."""
+
+    capacity: int
+    states: State | None = None
+    log_rewards: torch.Tensor | None = None
+
+    def add(self, env: Environment, states: State, log_rewards: torch.Tensor) -> None:
+        if self.capacity < 1:
+            return
+        if self.states is not None:
+            states = concat([self.states, states])
+            log_rewards = torch.cat([self.log_rewards, log_rewards])
+        keys = torch.cat([v.reshape(v.shape[0], -1).double() for v in env.values(states).values()], dim=1)
+        _, inverse = torch.unique(keys, dim=0, return_inverse=True)
+        first = torch.full((int(inverse.max()) + 1,), len(inverse), dtype=torch.long)
+        first.scatter_reduce_(0, inverse, torch.arange(len(inverse)), reduce="amin")
+        keep = first[torch.argsort(log_rewards[first], descending=True)[: self.capacity]]
+        self.states, self.log_rewards = select(states, keep), log_rewards[keep]
+
+    def sample(self, count: int, generator: torch.Generator) -> State | None:
+        if self.states is None or count < 1:
+            return None
+        index = torch.randint(0, self.log_rewards.shape[0], (count,), generator=generator)
+        return select(self.states, index)
+
+    def state_dict(self) -> dict:
+        return {"states": self.states, "log_rewards": self.log_rewards}
+
+    def load_state_dict(self, payload: dict) -> None:
+        self.states, self.log_rewards = payload["states"], payload["log_rewards"]
+
+
+def _join(parts: list[Transitions]) -> Transitions:
+    """Concatenate transition sets, renumbering trajectories."""
+    offset, trajectories = 0, []
+    for part in parts:
+        trajectories.append(part.trajectory + offset)
+        offset += part.lengths.shape[0]
+    return Transitions(
+        parents=concat([p.parents for p in parts]),
+        children=concat([p.children for p in parts]),
+        actions=torch.cat([p.actions for p in parts]),
+        params=None if parts[0].params is None else torch.cat([p.params for p in parts]),
+        trajectory=torch.cat(trajectories),
+        step=torch.cat([p.step for p in parts]),
+        done=concat([p.done for p in parts]),
+        lengths=torch.cat([p.lengths for p in parts]),
+    )
+
+
+def edge_flows(env: Environment, policy, transitions: Transitions, log_reward: torch.Tensor):
+    """``(log inflow, log outflow)`` ``(N,)`` of the child of every transition, with the
+    policy's logits as log edge flows (flow matching)."""
+    children = transitions.children
+    done = env.is_done(children)
+    child_logits = policy(env.encode(children)).logits
+    outflow = torch.logsumexp(child_logits.masked_fill(~env.forward_mask(children), -math.inf), dim=1)
+    outflow = torch.where(done, log_reward[transitions.trajectory].to(outflow.dtype), outflow)
+    rows, actions = env.backward_mask(children).nonzero(as_tuple=True)
+    parents, _ = env.step_back(select(children, rows), actions)
+    edge = policy(env.encode(parents)).logits.gather(1, actions[:, None]).squeeze(1)
+    inflow = torch.full((children[next(iter(children))].shape[0],), -math.inf, dtype=edge.dtype)
+    inflow = inflow.scatter_reduce(0, rows, edge, reduce="amax")
+    inflow = inflow + torch.zeros_like(inflow).index_add(0, rows, (edge - inflow[rows]).exp()).log()
+    return inflow, outflow
+
+
+class Trainer:
+    """Trains a policy so that it samples done states with probability ∝ reward.
+
+    Args:
+        env: the environment (or stack).
+        reward: maps ``env.values(done)`` to ``(log R, proxy values)``.
+        loss: the training objective (e.g. ``make_loss("tb")``).
+        settings: hyper-parameters.
+        run_dir: where checkpoints and metrics go (``None``: nothing is written).
+        data: done states to train from, replayed through backward trajectories.
+    """
+
+    def __init__(
+        self,
+        env: Environment,
+        reward: RewardFn,
+        loss: Loss,
+        settings: TrainSettings = TrainSettings(),
+        run_dir: str | Path | None = None,
+        data: State | None = None,
+        data_fraction: float = 0.0,
+    ):
+        if loss.discrete_only and not env.is_discrete:
+            raise ConfigError(
+                f"loss {loss.name!r} needs a discrete environment, but {getattr(env, 'spec', env.name)!r} has "
+                "continuous actions; use tb, db, subtb or vargrad"
+            )
+        self.env, self.reward, self.loss, self.settings = env, reward, loss, settings
+        self.device = torch.device(settings.device)
+        torch.manual_seed(settings.seed)
+        self.policy = MLPPolicy(
+            env,
+            hidden=settings.hidden,
+            layers=settings.layers,
+            learn_backward=settings.learn_backward,
+            flow_head=loss.needs_flows,
+        ).to(self.device)
+        self.loss.to(self.device)
+        log_z = [p for n, p in loss.named_parameters()]
+        groups = [{"params": list(self.policy.parameters()), "lr": settings.lr}]
+        if log_z:
+            groups.append({"params": log_z, "lr": settings.lr_log_z})
+        self.optimizer = torch.optim.Adam(groups)
+        self.generator = torch.Generator().manual_seed(settings.seed)
+        self.replay = ReplayBuffer(settings.replay_capacity)
+        self.data, self.data_fraction = data, data_fraction
+        self.step = 0
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+
+    # -- persistence ------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "policy": self.policy.state_dict(),
+            "loss": self.loss.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "replay": self.replay.state_dict(),
+            "settings": attrs.asdict(self.settings),
+        }
+
+    def load_state_dict(self, payload: dict) -> None:
+        self.step = payload["step"]
+        self.policy.load_state_dict(payload["policy"])
+        self.loss.load_state_dict(payload["loss"])
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.generator.set_state(payload["generator"])
+        self.replay.load_state_dict(payload["replay"])
+
+    def save(self, extra: dict | None = None) -> Path:
+        return save_checkpoint(self.run_dir / CHECKPOINT, {**self.state_dict(), **(extra or {})})
+
+    def resume(self) -> None:
+        """Continue from ``run_dir/checkpoint.pt``; metrics logged after it are dropped."""
+        self.load_state_dict(load_checkpoint(self.run_dir / CHECKPOINT))
+        metrics = self.run_dir / METRICS
+        if metrics.exists():
+            kept = [line for line in metrics.read_text().splitlines() if json.loads(line)["step"] <= self.step]
+            metrics.write_text("".join(line + "\n" for line in kept))
+
+    # -- one batch ---------------------------------------------------------------------------------
+    def _transitions(self) -> Transitions:
+        s = self.settings
+        n_replay = int(round(s.batch_size * s.replay_fraction)) if self.replay.states is not None else 0
+        n_data = int(round(s.batch_size * self.data_fraction)) if self.data is not None else 0
+        n_policy = s.batch_size - n_replay - n_data
+        parts = [
+            rollout(self.env, self.policy, n_policy, self.generator, self.device, s.temperature, s.epsilon)
+        ]
+        replayed = self.replay.sample(n_replay, self.generator)
+        if replayed is not None:
+            parts.append(backward_transitions(self.env, replayed, self.generator))
+        if n_data:
+            index = torch.randint(0, self.data[next(iter(self.data))].shape[0], (n_data,), generator=self.generator)
+            parts.append(backward_transitions(self.env, select(self.data, index), self.generator))
+        return _join(parts) if len(parts) > 1 else parts[0]
+
+    def log_rewards(self, done: State) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """log R of done states, divided by their number of labelled variants."""
+        log_r, predictions = self.reward(self.env.values(done))
+        return log_r.double() - self.env.log_label_count(done).to(log_r.device), predictions
+
+    def batch_loss(self, transitions: Transitions) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss of a batch and the log-rewards of its done states."""
+        log_r, _ = self.log_rewards(transitions.done)
+        log_r = log_r.float()
+        log_pf, log_pb, log_flow = log_probs(self.env, self.policy, transitions)
+        batch = transitions.lengths.shape[0]
+        steps = int(transitions.lengths.max())
+        flat = transitions.trajectory * steps + transitions.step
+
+        def matrix(values: torch.Tensor, width: int = steps) -> torch.Tensor:
+            out = values.new_zeros(batch * width)
+            index = transitions.trajectory * width + transitions.step
+            return out.index_put((index,), values).reshape(batch, width)
+
+        step_mask = torch.zeros(batch * steps, dtype=torch.bool).index_fill(0, flat, True).reshape(batch, steps)
+        flows = None
+        if self.loss.needs_flows:
+            flows = matrix(log_flow, steps + 1)
+            flows = flows.index_put((torch.arange(batch), transitions.lengths), log_r)
+        inflow = outflow = None
+        if self.loss.needs_edge_flows:
+            inflow_n, outflow_n = edge_flows(self.env, self.policy, transitions, log_r)
+            inflow, outflow = matrix(inflow_n), matrix(outflow_n)
+        trajectories = Trajectories(
+            log_pf=matrix(log_pf),
+            log_pb=matrix(log_pb),
+            log_reward=log_r,
+            step_mask=step_mask,
+            log_flows=flows,
+            log_inflow=inflow,
+            log_outflow=outflow,
+        )
+        return self.loss(trajectories), log_r
+
+    # -- the loop ----------------------------------------------------------------------------------
+    def train(self, progress: bool = False, on_step: Callable[[dict], None] | None = None) -> None:
+        s = self.settings
+        log = (self.run_dir / METRICS).open("a") if self.run_dir is not None else None
+        started = time.perf_counter()
+        try:
+            while self.step < s.steps:
+                tick = time.perf_counter()
+                transitions = self._transitions()
+                value, log_r = self.batch_loss(transitions)
+                self.optimizer.zero_grad()
+                value.backward()
+                self.optimizer.step()
+                self.replay.add(self.env, transitions.done, log_r.detach().double())
+                self.step += 1
+                elapsed = time.perf_counter() - tick
+                metrics = {
+                    "step": self.step,
+                    "loss": float(value),
+                    "log_z": float(self.loss.log_z) if self.loss.log_z is not None else None,
+                    "mean_log_reward": float(log_r.mean()),
+                    "max_log_reward": float(log_r.max()),
+                    "trajectories_per_s": s.batch_size / elapsed,
+                }
+                if log is not None:
+                    log.write(json.dumps(metrics) + "\n")
+                    log.flush()
+                if on_step is not None:
+                    on_step(metrics)
+                if self.run_dir is not None and (self.step % s.checkpoint_every == 0 or self.step == s.steps):
+                    self.save()
+                if progress:
+                    _progress(self.step, s.steps, metrics, time.perf_counter() - started)
+        finally:
+            if log is not None:
+                log.close()
+            if progress:
+                sys.stderr.write("\n")
+
+
+def _progress(step: int, total: int, metrics: dict, elapsed: float) -> None:
+    width = 30
+    filled = int(width * step / total)
+    eta = elapsed / step * (total - step)
+    log_z = f" logZ {metrics['log_z']:.2f}" if metrics["log_z"] is not None else ""
+    line = (
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {step}/{total} loss {metrics['loss']:.3f}{log_z} "
+        f"mean logR {metrics['mean_log_reward']:.2f} {metrics['trajectories_per_s']:.0f} traj/s ETA {eta:.0f}s "
+    )
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def sample_policy(
+    env: Environment,
+    policy,
+    n: int,
+    batch_size: int,
+    generator: torch.Generator,
+    device="cpu",
+) -> State:
+    """``n`` done states sampled from ``policy`` in batches."""
+    batches = []
+    for start in range(0, n, batch_size):
+        size = min(batch_size, n - start)
+        batches.append(rollout(env, policy, size, generator, device, record=False))
+    return concat(batches)
+
+
+__all__ = ["ReplayBuffer", "TrainSettings", "Trainer", "masked_log_softmax", "sample_policy"]
