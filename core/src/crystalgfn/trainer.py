@@ -271,6 +271,20 @@ class Trainer:
         )
         return self.loss(trajectories), log_r
 
+    def learned_log_z(self) -> float | None:
+        """The log-partition estimate: the loss's own (TB, VarGrad) or log F(source)."""
+        if self.loss.log_z is not None:
+            return float(self.loss.log_z.detach())
+        with torch.no_grad():
+            source = self.env.source(1, self.device)
+            output = self.policy(self.env.encode(source))
+            if self.loss.needs_flows:
+                return float(output.log_flow[0])
+            if self.loss.needs_edge_flows:
+                allowed = output.logits.masked_fill(~self.env.forward_mask(source), -math.inf)
+                return float(torch.logsumexp(allowed, dim=1)[0])
+        return None
+
     # -- the loop ----------------------------------------------------------------------------------
     def train(self, progress: bool = False, on_step: Callable[[dict], None] | None = None) -> None:
         s = self.settings
@@ -289,8 +303,8 @@ class Trainer:
                 elapsed = time.perf_counter() - tick
                 metrics = {
                     "step": self.step,
-                    "loss": float(value),
-                    "log_z": float(self.loss.log_z) if self.loss.log_z is not None else None,
+                    "loss": float(value.detach()),
+                    "log_z": self.learned_log_z(),
                     "mean_log_reward": float(log_r.mean()),
                     "max_log_reward": float(log_r.max()),
                     "trajectories_per_s": s.batch_size / elapsed,
