@@ -112,6 +112,8 @@ class CompositionEnv(Environment):
         oxidation_states: str | None = chemistry.DEFAULT_OXIDATION_STATES,
         pauling: bool = True,
         alloys: bool = True,
+        _allowed_elements: Sequence[str] | None = None,
+        _count_limit: int | None = None,
         _languages: Mapping[int, np.ndarray] | None = None,
     ):
         symbols = _check_symbols("elements", elements)
@@ -143,6 +145,20 @@ class CompositionEnv(Environment):
             max_atoms_per_element=max_atoms_per_element, min_atoms=min_atoms, max_atoms=max_atoms,
             required_elements=required, oxidation_states=oxidation_states, pauling=pauling, alloys=alloys,
         )
+        # Sampling-time restrictions keep the layout (positions, counts, labels) of the
+        # environment a policy was trained on and only narrow the masks.
+        self.allowed_elements = _check_symbols("elements", _allowed_elements or symbols, symbols)
+        missing = [s for s in required if s not in self.allowed_elements]
+        if missing:
+            raise InfeasibleError(f"required elements {missing} are not among the allowed {self.allowed_elements}")
+        if self.min_elements > len(self.allowed_elements):
+            raise InfeasibleError(
+                f"min_elements={self.min_elements} exceeds the {len(self.allowed_elements)} allowed elements"
+            )
+        self.count_limit = (
+            self.max_count if _count_limit is None else _check_int("max_atoms_per_element", _count_limit, 1, self.max_count)
+        )
+        self._kwargs.update(_allowed_elements=self.allowed_elements, _count_limit=self.count_limit)
         self._setup_chemistry(symbols, required)
         self._setup_automata(_languages)
         self._check_feasible()
@@ -167,6 +183,7 @@ class CompositionEnv(Environment):
             if self.pauling:
                 # With an unknown electronegativity the Pauling test fails for every pair.
                 valid[np.isinf(en[order]), 1:] = False
+        valid[~np.isin(np.array(self.symbols), self.allowed_elements)] = False
         is_metal = info.is_metal[order] if charged else np.ones(n_pos, dtype=bool)
         alloys = self.alloys if charged else True
         self.chem = Chemistry(
@@ -187,7 +204,9 @@ class CompositionEnv(Environment):
     def _own_language(self, multisets: list[tuple[int, ...]]) -> np.ndarray:
         return np.array(
             [
-                self.min_elements <= len(m) <= self.max_elements and self.min_atoms <= sum(m) <= self.max_atoms
+                self.min_elements <= len(m) <= self.max_elements
+                and self.min_atoms <= sum(m) <= self.max_atoms
+                and (not m or max(m) <= self.count_limit)
                 for m in multisets
             ]
         )
@@ -265,22 +284,16 @@ class CompositionEnv(Environment):
         return {**state, "start": starts, "automaton": automaton}
 
     def restrict(self, elements=None, max_atoms_per_element=None, required_elements=None) -> CompositionEnv:
-        """A narrower composition space: a subset of the elements, fewer atoms per element,
+        """A narrower composition space with the same layout, so that a policy trained on this
+        environment can be masked to it: only some of the elements, fewer atoms per element,
         more required elements. Count languages are dropped (a stack re-applies them)."""
         kwargs = dict(self._kwargs)
         if elements is not None:
-            chosen = _check_symbols("elements", elements, self._kwargs["elements"])
-            kwargs["elements"] = chosen
-            kwargs["required_elements"] = [s for s in kwargs["required_elements"] if s in chosen]
-            kwargs["max_elements"] = min(kwargs["max_elements"], len(chosen))
-            kwargs["min_elements"] = min(kwargs["min_elements"], kwargs["max_elements"])
+            kwargs["_allowed_elements"] = _check_symbols("elements", elements, self.allowed_elements)
         if max_atoms_per_element is not None:
-            value = _check_int("max_atoms_per_element", max_atoms_per_element, 1, self.max_count)
-            kwargs["max_atoms_per_element"] = value
-            if kwargs["max_atoms"] is not None:
-                kwargs["max_atoms"] = min(kwargs["max_atoms"], value * kwargs["max_elements"])
+            kwargs["_count_limit"] = _check_int("max_atoms_per_element", max_atoms_per_element, 1, self.count_limit)
         if required_elements is not None:
-            extra = _check_symbols("required_elements", required_elements, kwargs["elements"])
+            extra = _check_symbols("required_elements", required_elements, kwargs["_allowed_elements"])
             kwargs["required_elements"] = sorted(set(kwargs["required_elements"]) | set(extra))
         return CompositionEnv(**kwargs)
 
@@ -385,7 +398,7 @@ class CompositionEnv(Environment):
         to_single = (~t["metal"])[None, :] & from_start[:, None]
         neutral_mode = torch.where(t["metal"], 0, 1)  # index into Tables.neutral
         flat_n = ((positions[None, :, None] + 1) * 2 + neutral_mode[None, :, None]) * n_states_plus + next_g[:, None, :]
-        neutral_ok = t["neutral"][flat_n] & (to_metal | to_single)[:, :, None]
+        neutral_ok = t["neutral"][flat_n] & ((to_metal | to_single) & t["valid"][None, :, 0])[:, :, None]
 
         mask = charged_ok
         mask[:, :, :, 0] = neutral_ok
