@@ -208,6 +208,21 @@ class Stack(Environment):
             out.update(part.values(self.part_state(state, index)))
         return out
 
+    def validity(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        checks: dict[str, torch.Tensor] = {}
+        for part in self.parts:
+            checks.update(part.validity({p: values[p] for p in part.provides}))
+        for source, target, constraint in self.constraints:
+            source_part, target_part = self.parts[source], self.parts[target]
+            checks.update(
+                constraint.validity(
+                    {p: values[p] for p in source_part.provides},
+                    target_part,
+                    {p: values[p] for p in target_part.provides},
+                )
+            )
+        return checks
+
     def describe(self, values: dict[str, torch.Tensor]) -> dict[str, list]:
         columns: dict[str, list] = {}
         for part in self.parts:

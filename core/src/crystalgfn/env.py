@@ -111,6 +111,13 @@ class Environment(ABC):
         not their variants, are sampled in proportion to the reward. Default: 0."""
         return torch.zeros(next(iter(state.values())).shape[0], dtype=torch.float64)
 
+    def validity(self, values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Independent checks of objects given by their values: check name -> bool ``(B,)``.
+
+        Used by reports to *measure* validity (e.g. of samples from another generator or of a
+        reference data set) rather than assume it. Default: none."""
+        return {}
+
     def describe(self, values: dict[str, torch.Tensor]) -> dict[str, list]:
         """Human-readable columns (name -> one entry per row) of done states' values, for
         sample tables and reports (e.g. ``formula``, ``crystal_system``). Default: none."""
@@ -162,6 +169,11 @@ class Constraint(ABC):
         """Restricted copies of ``(source, target)`` such that every done source state leaves
         the target completable, and every target state it allows fits some source state.
         Raises :class:`crystalgfn.errors.InfeasibleError` when nothing fits."""
+
+    def validity(self, source_values: dict[str, torch.Tensor], target, target_values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Checks that finished source and target parts satisfy the constraint: check name
+        -> bool ``(B,)``. Default: none."""
+        return {}
 
     @abstractmethod
     def apply(self, source_values: dict[str, torch.Tensor], target: Environment, target_state: State) -> State:

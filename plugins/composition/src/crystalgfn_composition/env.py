@@ -508,6 +508,34 @@ class CompositionEnv(Environment):
         composition[:, t["z"]] = state["counts"].float()
         return {"composition": composition}
 
+    def validity(self, values) -> dict[str, torch.Tensor]:
+        """``charge_neutral``: the recorded rule (oxidation-state set, Pauling test, alloys),
+        checked independently of the masks; ``within_space``: elements and counts allowed."""
+        composition = values["composition"].round().long()
+        names = element_symbols()
+        allowed_z = torch.zeros(119, dtype=torch.bool)
+        allowed_z[torch.tensor(atomic_numbers(self.allowed_elements))] = True
+        present = composition > 0
+        n_elements = present.sum(dim=1)
+        within = (
+            (composition[:, ~allowed_z] == 0).all(dim=1)
+            & (composition.max(dim=1).values <= self.count_limit)
+            & (n_elements >= self.min_elements)
+            & (n_elements <= self.max_elements)
+        )
+        if self.oxidation_states is None:
+            return {"within_space": within}
+        cache: dict[tuple, bool] = {}
+        charge = []
+        for row in composition.tolist():
+            key = tuple((names[z], n) for z, n in enumerate(row) if n > 0)
+            if key not in cache:
+                cache[key] = bool(key) and chemistry.is_valid_composition(
+                    dict(key), self.oxidation_states, pauling=self.pauling, alloys=self.alloys
+                )
+            charge.append(cache[key])
+        return {"charge_neutral": torch.tensor(charge, dtype=torch.bool), "within_space": within}
+
     def describe(self, values) -> dict[str, list]:
         composition = values["composition"]
         return {

@@ -22,6 +22,7 @@ import math
 
 import torch
 from crystalgfn.env import Environment
+from crystalgfn.geometry import volume_factor
 from crystalgfn.errors import ConfigError, InfeasibleError
 from crystalgfn.states import State
 
@@ -372,6 +373,21 @@ class LatticeEnv(Environment):
         scaled = torch.where(done[:, None], scaled, 0.0)
         one_hot = torch.nn.functional.one_hot(state["system"], len(LATTICE_SYSTEMS))
         return torch.cat([one_hot.float(), scaled.float(), done[:, None].float()], dim=1)
+
+    def validity(self, values) -> dict[str, torch.Tensor]:
+        """``positive_volume``: the angles give a real cell and every length is positive."""
+        lattice = values["lattice"].double()
+        return {"positive_volume": (volume_factor(lattice) > 0) & (lattice[:, :3] > 0).all(dim=1)}
+
+    def consistent_with_systems(self, values, systems: torch.Tensor) -> torch.Tensor:
+        """Bool ``(B,)``: each lattice obeys the equalities and fixed angles of its system
+        (indices into ``LATTICE_SYSTEMS``), within 1e-6 relative on lengths and 1e-4 degrees."""
+        lattice = values["lattice"].double()
+        ok = torch.ones(lattice.shape[0], dtype=torch.bool, device=lattice.device)
+        for system in systems.unique().tolist():
+            rows = systems == system
+            ok[rows] = ~pattern_error(int(system), lattice[rows], 1e-6, 1e-4)
+        return ok
 
     def describe(self, values) -> dict[str, list]:
         lattice = values["lattice"].double()

@@ -39,6 +39,18 @@ def _feasibility_by_group(composition: Environment, groups: list[int]) -> tuple[
     return table, multiset_rank(padded, composition.max_count)
 
 
+def wyckoff_compatible(groups: torch.Tensor, composition: torch.Tensor) -> torch.Tensor:
+    """Bool ``(B,)``: the atom counts ``(B, 119)`` fit the Wyckoff positions of ``groups``
+    ``(B,)`` (fixed positions at most once, free ones any number of times)."""
+    counts = composition.round().long().cpu()
+    width = max(int((counts > 0).sum(dim=1).max()), 1)
+    top = counts.sort(dim=1, descending=True).values[:, :width]
+    max_count = max(int(top.max()), 1)
+    table = compatibility_table(max_count, width)
+    ranks = multiset_rank(top.numpy(), max_count)
+    return torch.from_numpy(table[groups.cpu().numpy(), ranks].copy()).to(composition.device)
+
+
 class SpaceGroupToLattice(Constraint):
     def prepare(self, source, target):
         feasible = {LATTICE_SYSTEMS[i] for i in target.feasible_systems()}
@@ -50,6 +62,10 @@ class SpaceGroupToLattice(Constraint):
                 f"(possible systems: {sorted(feasible)})"
             )
         return source.with_groups(keep), target
+
+    def validity(self, source_values, target, target_values):
+        systems = torch.from_numpy(lattice_system_of().copy())[source_values["spacegroup"].cpu()]
+        return {"lattice_system_consistent": target.consistent_with_systems(target_values, systems.to(target_values["lattice"].device))}
 
     def apply(self, source_values, target, target_state: State) -> State:
         systems = torch.from_numpy(lattice_system_of().copy()).to(source_values["spacegroup"].device)
@@ -68,6 +84,9 @@ class SpaceGroupToComposition(Constraint):
                 f"allowed space group ({len(source.groups)} groups)"
             )
         return source.with_groups(keep), target
+
+    def validity(self, source_values, target, target_values):
+        return {"wyckoff_compatible": wyckoff_compatible(source_values["spacegroup"], target_values["composition"])}
 
     def apply(self, source_values, target, target_state: State) -> State:
         return target.with_language(target_state, source_values["spacegroup"])
@@ -90,6 +109,9 @@ class CompositionToSpaceGroup(Constraint):
         self._max_count = source.max_count
         self._width = source.max_elements
         return source, target
+
+    def validity(self, source_values, target, target_values):
+        return {"wyckoff_compatible": wyckoff_compatible(target_values["spacegroup"], source_values["composition"])}
 
     def apply(self, source_values, target, target_state: State) -> State:
         composition = source_values["composition"].round().long()
