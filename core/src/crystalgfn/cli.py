@@ -67,29 +67,37 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    from crystalgfn import run
+
+    checkpoint = run.train(args.config, args.out, resume=args.resume, device=args.device, steps=args.steps)
+    print(f"trained: checkpoint {checkpoint}")
+    return 0
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     import torch
 
+    from crystalgfn import run
     from crystalgfn.compose import make_env
     from crystalgfn.policy import UniformPolicy
     from crystalgfn.restrictions import restrictions_from_args
-    from crystalgfn.sampling import rollout
-    from crystalgfn.states import concat
     from crystalgfn.table import describe, write_csv
+    from crystalgfn.trainer import sample_policy
 
     if args.n < 1 or args.batch_size < 1:
         raise ConfigError(f"-n and --batch-size must be positive, got {args.n} and {args.batch_size}")
-    env = make_env(args.env)
     restrictions = restrictions_from_args(args)
-    if restrictions:
-        env = env.restrict(**restrictions)
-    policy = UniformPolicy(env)
-    generator = torch.Generator().manual_seed(args.seed)
-    batches = []
-    for start in range(0, args.n, args.batch_size):
-        size = min(args.batch_size, args.n - start)
-        batches.append(rollout(env, policy, size, generator=generator, record=False))
-    path = write_csv(args.out, describe(env, concat(batches)))
+    if args.run:
+        _, _, columns = run.sample(args.run, args.n, restrictions, args.seed, args.batch_size, args.device)
+    else:
+        env = make_env(args.env)
+        if restrictions:
+            env = env.restrict(**restrictions)
+        generator = torch.Generator().manual_seed(args.seed)
+        done = sample_policy(env, UniformPolicy(env), args.n, args.batch_size, generator, args.device)
+        columns = describe(env, done)
+    path = write_csv(args.out, columns)
     print(f"wrote {args.n} samples to {path}")
     return 0
 
@@ -105,14 +113,24 @@ def build_parser() -> argparse.ArgumentParser:
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
     plugins.set_defaults(handler=cmd_plugins)
 
+    train = commands.add_parser("train", help="train a GFlowNet from a TOML run config")
+    train.add_argument("--config", help="TOML file of names and keyword arguments")
+    train.add_argument("--out", required=True, help="run directory (checkpoints, metrics)")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument("--device", choices=["cpu", "cuda"], default=None)
+    train.add_argument("--steps", type=int, default=None, help="override the config's number of steps")
+    train.set_defaults(handler=cmd_train)
+
     sample = commands.add_parser("sample", help="sample crystals and write them as CSV")
-    sample.add_argument("--policy", choices=["uniform"], default="uniform",
-                        help="uniform: the untrained random policy (the paper's random baseline)")
+    source = sample.add_mutually_exclusive_group()
+    source.add_argument("--run", help="run directory of a trained GFlowNet")
+    source.add_argument("--policy", choices=["uniform"], help="uniform: the untrained random policy (the paper's random baseline)")
     sample.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
     sample.add_argument("--out", required=True, help="CSV file to write")
-    sample.add_argument("--env", default="crystal", help="environment spec (default: crystal)")
+    sample.add_argument("--env", default="crystal", help="environment spec for --policy uniform (default: crystal)")
     sample.add_argument("--batch-size", type=int, default=10000)
     sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     add_restriction_arguments(sample)
     sample.set_defaults(handler=cmd_sample)
     return parser
