@@ -16,23 +16,6 @@ import crystalgfn
 from crystalgfn.plugins import get_plugins, reset_plugins
 from crystalgfn.testing import check_proxy
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "crystalgfn-volume-per-atom"
-PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def installed_example(tmp_path_factory):
-    source = tmp_path_factory.mktemp("example") / EXAMPLE.name
-    shutil.copytree(EXAMPLE, source)
-    subprocess.run([*PIP, "install", "--no-deps", "--no-build-isolation", str(source)], check=True)
-    importlib.invalidate_caches()
-    reset_plugins()
-    yield
-    subprocess.run([*PIP, "uninstall", "--yes", "crystalgfn-volume-per-atom"], check=True)
-    importlib.invalidate_caches()
-    reset_plugins()
-
-
 def test_example_is_discovered_and_works(installed_example):
     entry = get_plugins().proxies.get("volume_per_atom")
     assert entry.distribution == "crystalgfn-volume-per-atom"

@@ -102,6 +102,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from crystalgfn.report import build_report
+
+    metrics = build_report(
+        args.samples, args.out, reference_csv=args.reference, env=args.env, top=args.top
+    )
+    valid = metrics["validity"].get("all")
+    print(
+        f"{metrics['samples']['n']} samples: valid {'n/a' if valid is None else f'{valid:.3f}'}, "
+        f"unique {metrics['diversity']['unique_share']:.3f}, {len(metrics['plots'])} plots"
+    )
+    print(f"report written to {args.out}/report.md (metrics: {args.out}/metrics.json)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crystalgfn",
@@ -133,6 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     add_restriction_arguments(sample)
     sample.set_defaults(handler=cmd_sample)
+
+    report = commands.add_parser("report", help="metrics, top-k tables and plots of a samples CSV")
+    report.add_argument("samples", help="samples CSV (as written by 'crystalgfn sample')")
+    report.add_argument(
+        "--reference", help="reference CSV in the same format, or a Materials Project table"
+    )
+    report.add_argument(
+        "--env", default=None, help="environment spec whose checks to run (default: crystal)"
+    )
+    report.add_argument("--out", required=True, help="report directory to write")
+    report.add_argument("--top", type=int, default=100, help="k of top-k by reward (default 100)")
+    report.set_defaults(handler=cmd_report)
     return parser
 
 

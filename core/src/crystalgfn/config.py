@@ -116,9 +116,9 @@ class RunConfig:
         objectives = []
         for entry in entries:
             _check_keys(entry, {"proxy", "proxy_kwargs", "reward", "weight"}, "an objective")
+            reward = RewardFunction.from_config(entry.get("reward", {}))
             proxy = make_proxy(entry["proxy"], **dict(entry.get("proxy_kwargs", {})))
             check_compatible(env, proxy)
-            reward = RewardFunction.from_config(entry.get("reward", {}))
             objectives.append(Objective(proxy=proxy, reward=reward, weight=float(entry.get("weight", 1.0))))
         return Reward(objectives=objectives, on_nan=self.raw.get("on_nan", "error"))
 

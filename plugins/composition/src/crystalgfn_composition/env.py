@@ -634,45 +634,54 @@ class CompositionEnv(Environment):
         reward of the composition, not of its labelled variants."""
         t = self._tensors(state["counts"].device)
         counts = state["counts"]
+        device = counts.device
+        batch, k = counts.shape
         present = counts > 0
-        batch = counts.shape[0]
         q_max = self.tables.max_charge
         width = 2 * q_max + 1
-        device = counts.device
-        # ways[b, phase, q]: labellings of the prefix read so far with charge q; phase 0 =
-        # cations only (or nothing yet), 1 = an anion present.
+        # The i-th present element of each row (positions ascending), padded with -1.
+        positions = torch.arange(k, device=device)
+        ranked = torch.where(present, positions[None], k).sort(dim=1).values[:, : self.max_elements]
+        # ways[b, phase, q]: labellings of the elements read so far with total charge q;
+        # phase 0 = only cations (or nothing) so far, 1 = an anion present.
         ways = torch.zeros(batch, 2, width, dtype=torch.float64, device=device)
         ways[:, 0, q_max] = 1.0
         previous_en = torch.full((batch,), -float("inf"), dtype=torch.float64, device=device)
         grid = torch.arange(width, device=device)
-        for position in range(counts.shape[1]):
-            here = present[:, position]
+        en = t["en"].double()
+        for i in range(ranked.shape[1]):
+            here = ranked[:, i] < k
             if not bool(here.any()):
-                continue
-            n = counts[:, position]
+                break
+            position = ranked[:, i].clamp(max=k - 1)
+            n = counts.gather(1, position[:, None]).squeeze(1)
+            labels, valid = t["labels"][position], t["valid"][position]  # (B, S)
+            en_here = en[position]
             new = torch.zeros_like(ways)
             for slot in range(1, self.n_slots):
-                if not self.chem.slot_valid[position, slot]:
+                value = labels[:, slot]
+                usable = valid[:, slot] & here
+                if not bool(usable.any()):
                     continue
-                value = int(self.chem.labels[position, slot])
-                source_index = grid[None] - n[:, None] * value
-                inside = (source_index >= 0) & (source_index < width)
+                source_index = grid[None] - (n * value)[:, None]
+                inside = (source_index >= 0) & (source_index < width) & usable[:, None]
                 gathered = ways.gather(2, source_index.clamp(0, width - 1)[:, None].expand(-1, 2, -1))
                 gathered = gathered * inside[:, None]
-                if value > 0 and self.chem.pauling:
-                    new[:, 0] += gathered[:, 0]
-                else:
-                    en_ok = (
-                        torch.ones(batch, dtype=torch.bool, device=device)
-                        if not self.chem.pauling
-                        else float(self.chem.electronegativity[position]) > previous_en
+                if self.chem.pauling:
+                    cation = (value > 0)[:, None]
+                    anion_after_cations = (en_here > previous_en)[:, None]
+                    new[:, 0] += torch.where(cation, gathered[:, 0], 0.0)
+                    new[:, 1] += torch.where(
+                        cation, 0.0, gathered[:, 1] + gathered[:, 0] * anion_after_cations
                     )
-                    new[:, 1] += gathered[:, 1] + gathered[:, 0] * en_ok[:, None]
+                else:
+                    new[:, 1] += gathered[:, 0] + gathered[:, 1]
             ways = torch.where(here[:, None, None], new, ways)
-            previous_en = torch.where(here, torch.tensor(float(self.chem.electronegativity[position]), dtype=torch.float64), previous_en)
-        charged = ways[:, :, q_max].sum(dim=1) if self.oxidation_states is not None else torch.zeros(batch, dtype=torch.float64)
-        n_elements = present.sum(dim=1)
+            previous_en = torch.where(here, en_here, previous_en)
+        if self.oxidation_states is not None:
+            charged = ways[:, :, q_max].sum(dim=1)
+        else:
+            charged = torch.zeros(batch, dtype=torch.float64, device=device)
         all_metal = (~present | t["metal"][None]).all(dim=1)
-        neutral = (n_elements == 1) | (all_metal & self.chem.alloys)
-        total = charged + neutral.double()
-        return torch.log(total.clamp(min=1.0))
+        neutral = (present.sum(dim=1) == 1) | (all_metal & self.chem.alloys)
+        return torch.log((charged + neutral.double()).clamp(min=1.0))

@@ -22,7 +22,11 @@ from crystalgfn.env import Constraint, Environment
 from crystalgfn.errors import InfeasibleError
 from crystalgfn.states import State
 from crystalgfn_spacegroup.tables import LATTICE_SYSTEMS, lattice_system_of
-from crystalgfn_spacegroup.wyckoff import compatibility_table, multiset_rank
+from crystalgfn_spacegroup.wyckoff import compatibility_table, is_compatible, multiset_rank
+
+#: Largest tables used for batched Wyckoff checks (C(32 + 6, 6) = 2.8M multisets).
+TABLE_MAX_COUNT = 32
+TABLE_MAX_ELEMENTS = 6
 
 
 def _feasibility_by_group(composition: Environment, groups: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -46,9 +50,13 @@ def wyckoff_compatible(groups: torch.Tensor, composition: torch.Tensor) -> torch
     width = max(int((counts > 0).sum(dim=1).max()), 1)
     top = counts.sort(dim=1, descending=True).values[:, :width]
     max_count = max(int(top.max()), 1)
-    table = compatibility_table(max_count, width)
-    ranks = multiset_rank(top.numpy(), max_count)
-    return torch.from_numpy(table[groups.cpu().numpy(), ranks].copy()).to(composition.device)
+    if max_count <= TABLE_MAX_COUNT and width <= TABLE_MAX_ELEMENTS:
+        table = compatibility_table(max_count, width)
+        ranks = multiset_rank(top.numpy(), max_count)
+        return torch.from_numpy(table[groups.cpu().numpy(), ranks].copy()).to(composition.device)
+    # Large cells (e.g. reference structures): exact search per row instead of a table.
+    rows = [is_compatible(int(g), [n for n in row if n > 0]) for g, row in zip(groups.tolist(), top.tolist())]
+    return torch.tensor(rows, dtype=torch.bool, device=composition.device)
 
 
 class SpaceGroupToLattice(Constraint):

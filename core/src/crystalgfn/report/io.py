@@ -1,0 +1,366 @@
+"""Reading sample tables (and reference tables in the same format) for reports.
+
+A table is read with the stdlib :mod:`csv` module into :class:`Crystals`: the raw text of
+every column, the crystals as environment values (``spacegroup``, ``composition``,
+``lattice``) and every numeric column as a float64 numpy array. Bad input raises
+:class:`crystalgfn.errors.ConfigError` naming the file, the row and the value.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from crystalgfn.elements import atomic_masses, atomic_number, symbols
+from crystalgfn.errors import ConfigError, UnknownNameError
+from crystalgfn.geometry import volume_factor
+
+#: Avogadro's number times 1e-24 (g/mol / Å³ -> g/cm³ divides by this).
+AVOGADRO_CM3_PER_A3 = 0.602214076
+
+#: Columns every samples (or reference) CSV must have.
+REQUIRED_COLUMNS = (
+    "space_group",
+    "crystal_system",
+    "lattice_system",
+    "point_symmetry",
+    "formula",
+    "a",
+    "b",
+    "c",
+    "alpha",
+    "beta",
+    "gamma",
+)
+LATTICE_COLUMNS = ("a", "b", "c", "alpha", "beta", "gamma")
+#: Text columns (never summarised as numbers).
+TEXT_COLUMNS = ("symbol", "crystal_system", "lattice_system", "point_symmetry", "formula")
+#: Numeric columns that describe the structure rather than a property of the material.
+STRUCTURE_NUMERIC = ("space_group", "n_atoms", "n_elements", *LATTICE_COLUMNS, "volume")
+#: Columns a report adds or ranks by; not material properties.
+NON_PROPERTY = ("reward", "rank", "valid")
+#: Columns of the sample format, in order (``crystalgfn sample`` writes these).
+SAMPLE_COLUMNS = (
+    "space_group",
+    "symbol",
+    "crystal_system",
+    "lattice_system",
+    "point_symmetry",
+    "formula",
+    "n_atoms",
+    "n_elements",
+    *LATTICE_COLUMNS,
+    "volume",
+    "density",
+)
+
+_TOKEN = re.compile(r"([A-Z][a-z]?)(\d*)")
+
+
+def parse_formula(text: str) -> dict[str, int]:
+    """Atom counts of a unit-cell formula such as ``"Fe4O6"`` or ``"Li10Co8"``.
+
+    A missing count means 1 (``"NaCl"``); an element written twice is summed. Raises
+    :class:`ValueError` for anything else (lower-case start, fractional or zero counts,
+    stray characters) and :class:`crystalgfn.errors.UnknownNameError` for unknown elements.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("empty formula")
+    text = text.strip()
+    counts: dict[str, int] = {}
+    position = 0
+    for match in _TOKEN.finditer(text):
+        if match.start() != position:
+            break
+        symbol, number = match.group(1), match.group(2)
+        atomic_number(symbol)  # raises UnknownNameError with a did-you-mean
+        count = int(number) if number else 1
+        if count < 1:
+            raise ValueError(
+                f"element {symbol} has count {count}; counts must be positive integers"
+            )
+        counts[symbol] = counts.get(symbol, 0) + count
+        position = match.end()
+    if position != len(text):
+        raise ValueError(
+            f"cannot read {text[position:]!r} at character {position + 1}: expected an element "
+            "symbol followed by an integer count, e.g. Fe4O6"
+        )
+    return counts
+
+
+def compositions(formulas: Sequence[dict[str, int]]) -> torch.Tensor:
+    """Atom counts ``(B, 119)`` (float32, indexed by Z) of parsed formulas."""
+    out = torch.zeros(len(formulas), 119)
+    for row, counts in enumerate(formulas):
+        for symbol, count in counts.items():
+            out[row, atomic_number(symbol)] += count
+    return out
+
+
+def lattice_volumes(lattice: torch.Tensor) -> torch.Tensor:
+    """Cell volumes (Å³, float64 ``(B,)``); NaN where the angles give no real cell."""
+    lattice = lattice.double()
+    factor = volume_factor(lattice)
+    volume = lattice[:, :3].prod(dim=1) * factor.clamp(min=0).sqrt()
+    return torch.where(factor > 0, volume, torch.full_like(volume, math.nan))
+
+
+@dataclass
+class Crystals:
+    """Rows of a samples or reference table, parsed."""
+
+    path: Path
+    columns: dict[str, list[str]]
+    values: dict[str, torch.Tensor]
+    numeric: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return int(self.values["spacegroup"].shape[0])
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.columns)
+
+    def text(self, column: str) -> list[str]:
+        return self.columns[column]
+
+    def properties(self) -> list[str]:
+        """Numeric columns holding material properties (proxy values, DFT targets, density)."""
+        return [
+            name
+            for name in self.numeric
+            if name not in STRUCTURE_NUMERIC and name not in NON_PROPERTY
+        ]
+
+    def select(self, rows: Sequence[int]) -> Crystals:
+        index = torch.as_tensor(list(rows), dtype=torch.long)
+        array_index = np.asarray(list(rows), dtype=np.int64)
+        return Crystals(
+            path=self.path,
+            columns={name: [column[i] for i in rows] for name, column in self.columns.items()},
+            values={key: value[index] for key, value in self.values.items()},
+            numeric={name: column[array_index] for name, column in self.numeric.items()},
+        )
+
+
+def _float_or_nan(text: str) -> float:
+    text = text.strip()
+    return math.nan if text == "" else float(text)
+
+
+def read_crystals(path: str | os.PathLike, what: str = "samples") -> Crystals:
+    """Read a CSV in the sample format (see :data:`REQUIRED_COLUMNS`).
+
+    ``n_atoms``, ``n_elements``, ``volume`` and ``density`` are computed from the formula and
+    the lattice when the file lacks them. Raises :class:`ConfigError` for a missing file,
+    missing columns (naming them and the required ones), an empty table, unreadable
+    formulas, space groups or lattice parameters (naming the row and the value).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{what} file {str(path)!r} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"{what} file {str(path)!r} is not a file")
+    with open(path, newline="") as stream:
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if header is None:
+            raise ConfigError(
+                f"{what} file {str(path)!r} is empty: expected a header with "
+                f"{list(REQUIRED_COLUMNS)}"
+            )
+        header = [name.strip() for name in header]
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise ConfigError(
+            f"{what} file {str(path)!r} lacks the required column(s) {missing}; required columns: "
+            f"{list(REQUIRED_COLUMNS)} (found {header})"
+        )
+    if not rows:
+        raise ConfigError(f"{what} file {str(path)!r} has a header but no rows")
+    for number, row in enumerate(rows, start=1):
+        if len(row) != len(header):
+            raise ConfigError(
+                f"{what} file {str(path)!r}, row {number}: {len(row)} fields, but the header "
+                f"has {len(header)}"
+            )
+    columns = {name: [row[i].strip() for row in rows] for i, name in enumerate(header)}
+
+    def fail(number: int, column: str, problem: str) -> ConfigError:
+        value = columns[column][number - 1]
+        return ConfigError(
+            f"{what} file {str(path)!r}, row {number}: {column} {value!r}: {problem}"
+        )
+
+    parsed = []
+    for number, text in enumerate(columns["formula"], start=1):
+        try:
+            parsed.append(parse_formula(text))
+        except (ValueError, UnknownNameError) as error:
+            message = error.args[0] if isinstance(error, UnknownNameError) else str(error)
+            raise fail(number, "formula", f"cannot parse the formula ({message})") from None
+    groups = []
+    for number, text in enumerate(columns["space_group"], start=1):
+        try:
+            group = int(float(text))
+        except ValueError:
+            raise fail(number, "space_group", "not an integer") from None
+        if not 1 <= group <= 230 or group != float(text):
+            raise fail(number, "space_group", "space groups are integers 1-230")
+        groups.append(group)
+    lattice = []
+    for number in range(1, len(rows) + 1):
+        entry = []
+        for name in LATTICE_COLUMNS:
+            try:
+                entry.append(float(columns[name][number - 1]))
+            except ValueError:
+                raise fail(number, name, "not a number") from None
+        lattice.append(entry)
+
+    values = {
+        "spacegroup": torch.tensor(groups, dtype=torch.long),
+        "composition": compositions(parsed),
+        "lattice": torch.tensor(lattice, dtype=torch.float64),
+    }
+    numeric: dict[str, np.ndarray] = {}
+    for name, column in columns.items():
+        if name in TEXT_COLUMNS:
+            continue
+        try:
+            numeric[name] = np.array([_float_or_nan(text) for text in column], dtype=np.float64)
+        except ValueError:
+            continue  # a text column this report does not know (e.g. a material id)
+    composition = values["composition"]
+    derived = {
+        "n_atoms": composition.sum(dim=1).double(),
+        "n_elements": (composition > 0).sum(dim=1).double(),
+        "volume": lattice_volumes(values["lattice"]),
+    }
+    derived["density"] = densities(composition, derived["volume"])
+    for name, column in derived.items():
+        numeric.setdefault(name, column.numpy().astype(np.float64))
+    return Crystals(path=path, columns=columns, values=values, numeric=numeric)
+
+
+def densities(composition: torch.Tensor, volume: torch.Tensor) -> torch.Tensor:
+    """Densities (g/cm³, float64 ``(B,)``) of atom counts ``(B, 119)`` in cells of ``volume`` Å³
+    (as :func:`crystalgfn.table.density`, but NaN instead of an error for impossible cells)."""
+    return composition.double() @ atomic_masses() / (volume * AVOGADRO_CM3_PER_A3)
+
+
+# -- reference tables -----------------------------------------------------------------------------
+#: Columns of a converted Materials Project table (``tests/data/mp_slice.csv``).
+TABLE_COLUMNS = (
+    "spacegroup_number",
+    "conv_composition",
+    "conv_a",
+    "conv_b",
+    "conv_c",
+    "conv_alpha",
+    "conv_beta",
+    "conv_gamma",
+)
+#: DFT targets of such a table -> the proxy value they are the ground truth of.
+TABLE_TARGETS = {"formation_energy_per_atom": "formation_energy", "band_gap": "band_gap"}
+
+
+def is_table_format(path: str | os.PathLike) -> bool:
+    """Whether a CSV file's header is that of a converted Materials Project table."""
+    with open(path, newline="") as stream:
+        header = next(csv.reader(stream), [])
+    return all(name in header for name in TABLE_COLUMNS)
+
+
+def reference_from_table(table_csv: str | os.PathLike) -> dict[str, list]:
+    """Convert a Materials Project table (``spacegroup_number``, ``conv_composition`` JSON,
+    ``conv_a`` .. ``conv_gamma``, ``formation_energy_per_atom``, ``band_gap``) into columns of
+    the sample format (as ``crystalgfn sample`` writes them), with the DFT targets under
+    the names of the proxies they train: ``formation_energy``, ``band_gap``; ``density`` is
+    computed from the conventional cell. Write the result with
+    :func:`crystalgfn.table.write_csv`.
+
+    The space-group columns (``symbol``, ``crystal_system``, ...) come from the registered
+    ``spacegroup`` environment.
+    """
+    from crystalgfn.compose import make_env
+
+    path = Path(table_csv)
+    if not path.is_file():
+        raise ConfigError(f"reference table {str(path)!r} does not exist")
+    with open(path, newline="") as stream:
+        reader = csv.DictReader(stream)
+        header = reader.fieldnames or []
+        missing = [name for name in TABLE_COLUMNS if name not in header]
+        if missing:
+            raise ConfigError(
+                f"reference table {str(path)!r} lacks the column(s) {missing}; required: "
+                f"{list(TABLE_COLUMNS)}"
+            )
+        rows = list(reader)
+    if not rows:
+        raise ConfigError(f"reference table {str(path)!r} has no rows")
+    formulas, groups, lattice = [], [], []
+    for number, row in enumerate(rows, start=1):
+        try:
+            counts = json.loads(row["conv_composition"])
+            if not isinstance(counts, Mapping) or not counts:
+                raise ValueError("expected a JSON object of element -> count")
+            counts = {str(symbol): int(count) for symbol, count in counts.items()}
+            for symbol in counts:
+                atomic_number(symbol)
+            groups.append(int(row["spacegroup_number"]))
+            lattice.append([float(row[f"conv_{name}"]) for name in LATTICE_COLUMNS])
+        except (ValueError, TypeError, UnknownNameError) as error:
+            message = error.args[0] if isinstance(error, UnknownNameError) else str(error)
+            raise ConfigError(f"reference table {str(path)!r}, row {number}: {message}") from None
+        formulas.append(counts)
+    spacegroup = torch.tensor(groups, dtype=torch.long)
+    composition = compositions(formulas)
+    lattice_tensor = torch.tensor(lattice, dtype=torch.float64)
+    columns: dict[str, list] = dict(make_env("spacegroup").describe({"spacegroup": spacegroup}))
+    columns["formula"] = [
+        "".join(f"{s}{n}" for s, n in counts.items() if n > 0) for counts in formulas
+    ]
+    columns["n_atoms"] = composition.sum(dim=1).long().tolist()
+    columns["n_elements"] = (composition > 0).sum(dim=1).tolist()
+    for i, name in enumerate(LATTICE_COLUMNS):
+        columns[name] = lattice_tensor[:, i].tolist()
+    volume = lattice_volumes(lattice_tensor)
+    columns["volume"] = volume.tolist()
+    columns["density"] = densities(composition, volume).tolist()
+    for source, target in TABLE_TARGETS.items():
+        if source in header:
+            columns[target] = [_float_or_nan(row[source]) for row in rows]
+    return columns
+
+
+def element_symbols_by_z(composition: torch.Tensor) -> list[str]:
+    """Symbols of the elements present in any row of ``composition`` ``(B, 119)``, by Z."""
+    present = (composition > 0).any(dim=0).nonzero().squeeze(1).tolist()
+    names = symbols()
+    return [names[z] for z in present]
+
+
+def write_rows(path: str | os.PathLike, header: Iterable[str], rows: Iterable[Iterable]) -> Path:
+    """Write rows as CSV (text cells are written as they are)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(list(header))
+        for row in rows:
+            writer.writerow(list(row))
+    return path

@@ -1,0 +1,264 @@
+"""Metrics of a set of crystals: measured validity, diversity, summaries, reference comparison."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from crystalgfn.env import Environment
+from crystalgfn.errors import ConfigError
+from crystalgfn.report.io import Crystals
+
+#: Largest Wyckoff-compatibility table (count multisets of one batch) that a single validity
+#: call of a cross-environment constraint may need; rows needing more are not evaluated.
+MAX_MULTISETS = 25_000
+
+
+def _size_class(composition: torch.Tensor) -> tuple[int, int]:
+    counts = composition.round().long()
+    return int(counts.max()), int((counts > 0).sum())
+
+
+def _n_multisets(max_count: int, width: int) -> int:
+    return math.comb(max_count + width, width)
+
+
+def _chunks(composition: torch.Tensor, limit: int) -> tuple[list[list[int]], list[int]]:
+    """Rows in few batches, each needing a count-multiset table (largest count, number of
+    elements) of at most ``limit`` entries, and the rows too large for any such batch.
+
+    One candidate batch per number of elements ``w``, sized by the largest count among the
+    rows of ``w`` elements that fit; each row joins the widest batch that covers it (a table
+    for ``w`` elements covers every composition with fewer)."""
+    counts = composition.round().long()
+    largest = counts.max(dim=1).values.tolist()
+    widths = (counts > 0).sum(dim=1).tolist()
+    fits = [_n_multisets(m, w) <= limit for m, w in zip(largest, widths, strict=True)]
+    top: dict[int, int] = {}
+    for m, w, ok in zip(largest, widths, fits, strict=True):
+        if ok:
+            top[w] = max(top.get(w, 0), m)
+    batches: dict[int, list[int]] = {}
+    skipped: list[int] = []
+    for row, (m, w, ok) in enumerate(zip(largest, widths, fits, strict=True)):
+        if not ok:
+            skipped.append(row)
+            continue
+        width = max(v for v, cap in top.items() if v >= w and cap >= m)
+        batches.setdefault(width, []).append(row)
+    return [batches[w] for w in sorted(batches)], skipped
+
+
+def _as_bool(result: dict, n: int, where: str) -> dict[str, np.ndarray]:
+    out = {}
+    for name, passed in result.items():
+        array = np.asarray(passed.cpu() if isinstance(passed, torch.Tensor) else passed, dtype=bool)
+        if array.shape != (n,):
+            raise ConfigError(
+                f"validity check {name!r} of {where} returned shape {array.shape}, expected ({n},)"
+            )
+        out[name] = array
+    return out
+
+
+def row_validity(
+    env: Environment, values: dict[str, torch.Tensor], max_multisets: int = MAX_MULTISETS
+) -> dict[str, np.ndarray]:
+    """Per-row results of the environment's validity checks: check name -> float ``(B,)``
+    with 1 (passed), 0 (failed) or NaN (not evaluated).
+
+    Checks of single environments run on all rows. Checks of cross-environment constraints
+    of a :class:`crystalgfn.compose.Stack` that read the composition (e.g.
+    ``wyckoff_compatible``, which tabulates every count multiset up to the batch's largest
+    count) run on batches of rows grouped by composition size; rows whose table alone would
+    exceed ``max_multisets`` entries (very large conventional cells, as in some reference
+    sets) are left NaN for those checks.
+    """
+    missing = [key for key in env.provides if key not in values]
+    if missing:
+        raise ConfigError(
+            f"environment {getattr(env, 'spec', env.name)!r} needs values {list(env.provides)}; "
+            f"a samples table gives only {sorted(values)}"
+        )
+    n = int(next(iter(values.values())).shape[0])
+    parts = getattr(env, "parts", None)
+    if parts is None:
+        return {
+            name: passed.astype(np.float64)
+            for name, passed in _as_bool(
+                env.validity({key: values[key] for key in env.provides}), n, env.name
+            ).items()
+        }
+    out: dict[str, np.ndarray] = {}
+    for part in parts:
+        result = part.validity({key: values[key] for key in part.provides})
+        out.update(
+            {
+                name: passed.astype(np.float64)
+                for name, passed in _as_bool(result, n, part.name).items()
+            }
+        )
+    if not env.constraints:
+        return out
+    if "composition" in values:
+        chunks, _ = _chunks(values["composition"], max_multisets)
+    else:
+        chunks = [list(range(n))]
+    for source, target, constraint in env.constraints:
+        source_part, target_part = parts[source], parts[target]
+        where = f"constraint {source_part.name}->{target_part.name}"
+        reads_composition = "composition" in (*source_part.provides, *target_part.provides)
+        results: dict[str, np.ndarray] = {}
+        for rows in chunks if reads_composition else [list(range(n))]:
+            index = torch.tensor(rows, dtype=torch.long)
+            result = constraint.validity(
+                {key: values[key][index] for key in source_part.provides},
+                target_part,
+                {key: values[key][index] for key in target_part.provides},
+            )
+            for name, passed in _as_bool(result, len(rows), where).items():
+                column = results.setdefault(name, np.full(n, math.nan))
+                column[rows] = passed
+        out.update(results)
+    return out
+
+
+def share(column: np.ndarray) -> float | None:
+    """Share of evaluated rows (not NaN) that pass; None if none was evaluated."""
+    evaluated = ~np.isnan(column)
+    return float(column[evaluated].mean()) if evaluated.any() else None
+
+
+def validity_metrics(checks: dict[str, np.ndarray]) -> dict:
+    """``{"shares": {check: share, "all": share}, "evaluated": {check: rows}}``; ``all`` is the
+    share of rows passing every check among rows on which every check was evaluated."""
+    shares = {name: share(column) for name, column in checks.items()}
+    evaluated = {name: int((~np.isnan(column)).sum()) for name, column in checks.items()}
+    if checks:
+        stacked = np.stack(list(checks.values()))
+        shares["all"] = share(
+            np.where(np.isnan(stacked).any(axis=0), math.nan, stacked.min(axis=0))
+        )
+        evaluated["all"] = int((~np.isnan(stacked).any(axis=0)).sum())
+    return {"shares": shares, "evaluated": evaluated}
+
+
+def all_valid(checks: dict[str, np.ndarray], n: int) -> np.ndarray:
+    """Per row: 1 if every check passed, 0 if one failed, NaN if one was not evaluated."""
+    if not checks:
+        return np.full(n, math.nan)
+    stacked = np.stack(list(checks.values()))
+    return np.where(
+        (stacked == 0).any(axis=0), 0.0, np.where(np.isnan(stacked).any(axis=0), math.nan, 1.0)
+    )
+
+
+# -- diversity ------------------------------------------------------------------------------------
+def unique_keys(crystals: Crystals, decimals: int = 3) -> list[tuple]:
+    """One hashable key per row: space group, composition, lattice rounded to ``decimals``."""
+    groups = crystals.values["spacegroup"].tolist()
+    composition = crystals.values["composition"].round().long()
+    lattice = np.round(crystals.values["lattice"].numpy(), decimals) + 0.0  # no -0.0
+    keys = []
+    for row, group in enumerate(groups):
+        present = composition[row].nonzero().squeeze(1)
+        formula = tuple(zip(present.tolist(), composition[row, present].tolist(), strict=True))
+        keys.append((group, formula, tuple(lattice[row].tolist())))
+    return keys
+
+
+def diversity(crystals: Crystals) -> dict:
+    """Share of unique crystals and numbers of distinct space groups, compositions, elements,
+    crystal systems, lattice systems and point symmetries."""
+    n = crystals.n
+    keys = unique_keys(crystals)
+    return {
+        "n": n,
+        "unique": len(set(keys)),
+        "unique_share": len(set(keys)) / n if n else None,
+        "compositions": len({key[1] for key in keys}),
+        "space_groups": len(set(crystals.values["spacegroup"].tolist())),
+        "elements": int((crystals.values["composition"] > 0).any(dim=0).sum()),
+        "crystal_systems": len(set(crystals.text("crystal_system"))),
+        "lattice_systems": len(set(crystals.text("lattice_system"))),
+        "point_symmetries": len(set(crystals.text("point_symmetry"))),
+    }
+
+
+# -- summaries -------------------------------------------------------------------------------------
+def summary(column: np.ndarray) -> dict:
+    """count, mean, std, min, 5th percentile, median, 95th percentile and max of the finite
+    entries (None when there are none)."""
+    finite = column[np.isfinite(column)]
+    if not finite.size:
+        return {
+            "count": 0,
+            "mean": None,
+            "std": None,
+            "min": None,
+            "p5": None,
+            "median": None,
+            "p95": None,
+            "max": None,
+        }
+    p5, median, p95 = np.percentile(finite, [5, 50, 95])
+    return {
+        "count": int(finite.size),
+        "mean": float(finite.mean()),
+        "std": float(finite.std()),
+        "min": float(finite.min()),
+        "p5": float(p5),
+        "median": float(median),
+        "p95": float(p95),
+        "max": float(finite.max()),
+    }
+
+
+def summaries(crystals: Crystals) -> dict[str, dict]:
+    """Summary of every numeric column except the space-group number and report columns."""
+    return {
+        name: summary(column)
+        for name, column in crystals.numeric.items()
+        if name not in ("space_group", "rank", "valid")
+    }
+
+
+def compare(samples: np.ndarray, reference: np.ndarray) -> dict | None:
+    """Where sampled values fall in the reference distribution (None if either is empty)."""
+    samples = samples[np.isfinite(samples)]
+    reference = reference[np.isfinite(reference)]
+    if not samples.size or not reference.size:
+        return None
+    p5, median, p95 = (float(x) for x in np.percentile(reference, [5, 50, 95]))
+    sample_median = float(np.median(samples))
+    return {
+        "sample_median": sample_median,
+        "reference_p5": p5,
+        "reference_median": median,
+        "reference_p95": p95,
+        "fraction_below_reference_p5": float((samples < p5).mean()),
+        "fraction_above_reference_p95": float((samples > p95).mean()),
+        "fraction_within_reference_p5_p95": float(((samples >= p5) & (samples <= p95)).mean()),
+        "sample_median_reference_percentile": float(100.0 * (reference <= sample_median).mean()),
+    }
+
+
+def comparisons(samples: Crystals, reference: Crystals, columns: Sequence[str]) -> dict[str, dict]:
+    out = {}
+    for name in columns:
+        if name in samples.numeric and name in reference.numeric:
+            result = compare(samples.numeric[name], reference.numeric[name])
+            if result is not None:
+                out[name] = result
+    return out
+
+
+def top_rows(crystals: Crystals, k: int, by: str = "reward") -> list[int]:
+    """Indices of the ``k`` rows with the largest ``by`` (NaN last, ties in file order)."""
+    values = crystals.numeric[by]
+    keyed = np.where(np.isnan(values), -np.inf, values)
+    order = sorted(range(crystals.n), key=lambda i: (-keyed[i], i))
+    return order[: min(k, crystals.n)]

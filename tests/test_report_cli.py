@@ -1,0 +1,172 @@
+"""``crystalgfn report`` end to end: uniform samples against a Materials Project reference."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from crystalgfn.cli import main
+from crystalgfn.report import reference_from_table
+from crystalgfn.table import write_csv
+
+pytest.importorskip("matplotlib")
+
+MP_SLICE = Path(__file__).resolve().parent / "data" / "mp_slice.csv"
+CHECKS = {
+    "charge_neutral",
+    "within_space",
+    "positive_volume",
+    "wyckoff_compatible",
+    "lattice_system_consistent",
+}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    samples = root / "samples.csv"
+    assert main(["sample", "-n", "300", "--out", str(samples), "--seed", "1"]) == 0
+    reference = write_csv(root / "reference.csv", reference_from_table(MP_SLICE))
+    out = root / "report"
+    assert main(["report", str(samples), "--reference", str(reference), "--out", str(out)]) == 0
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def test_metrics_json(report):
+    out, metrics = report
+    assert {
+        "samples",
+        "env",
+        "validity",
+        "validity_evaluated",
+        "diversity",
+        "summary",
+        "top_k",
+        "reference",
+        "comparison",
+        "plots",
+        "files",
+    } <= set(metrics)
+    assert metrics["samples"]["n"] == 300
+    assert metrics["env"] == "crystal"
+    # Uniform samples of the crystal stack satisfy every constraint by construction, and
+    # validity is measured on every row.
+    assert set(metrics["validity"]) == CHECKS | {"all"}
+    assert all(metrics["validity"][name] == 1.0 for name in metrics["validity"])
+    assert all(count == 300 for count in metrics["validity_evaluated"].values())
+    diversity = metrics["diversity"]
+    assert diversity["unique_share"] == 1.0
+    assert 100 < diversity["space_groups"] <= 230
+    assert diversity["elements"] <= 22
+    assert diversity["crystal_systems"] == 7
+    for name in ("a", "b", "c", "alpha", "beta", "gamma", "n_atoms", "n_elements", "density"):
+        assert set(metrics["summary"][name]) >= {"mean", "median", "p5", "p95"}
+    assert "skipped" in metrics["top_k"]  # uniform samples carry no reward
+
+
+def test_reference_is_measured_and_compared(report):
+    _, metrics = report
+    reference = metrics["reference"]
+    assert reference["n"] == 200
+    assert reference["diversity"]["elements"] > 22
+    # Most MP crystals lie outside the default 22-element space: measured, not assumed.
+    assert reference["validity"]["within_space"] < 0.5
+    assert 0.8 < reference["validity"]["charge_neutral"] < 1.0
+    assert reference["validity_evaluated"]["charge_neutral"] == 200
+    assert {"formation_energy", "band_gap", "density"} <= set(reference["summary"])
+    density = metrics["comparison"]["density"]
+    assert density["reference_p5"] < density["reference_median"] < density["reference_p95"]
+    # Uniform lattices (lengths up to 100 Å) give far lighter cells than real crystals.
+    assert density["fraction_below_reference_p5"] > 0.5
+
+
+def test_plots_exist_and_are_not_trivial(report):
+    out, metrics = report
+    expected = {
+        "hist_density.png",
+        "lattice_lengths.png",
+        "lattice_angles.png",
+        "n_atoms.png",
+        "element_frequency.png",
+        "space_group_histogram.png",
+        "crystal_system_histogram.png",
+    }
+    assert set(metrics["plots"]) == expected
+    for name in expected:
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        assert len(data) > 10_000, name
+    assert (out / "report.md").exists()
+
+
+def test_trained_samples_get_top_k(report, tmp_path):
+    out, _ = report
+    samples = out.parent / "samples.csv"
+    with open(samples, newline="") as stream:
+        rows = list(csv.reader(stream))
+    rows[0] += ["reward", "formation_energy"]
+    for index, row in enumerate(rows[1:]):
+        row += [str(index % 37), str(-0.01 * index)]
+    scored = tmp_path / "scored.csv"
+    with open(scored, "w", newline="") as stream:
+        csv.writer(stream).writerows(rows)
+    assert (
+        main(
+            [
+                "report",
+                str(scored),
+                "--reference",
+                str(MP_SLICE),
+                "--out",
+                str(tmp_path / "r"),
+                "--top",
+                "20",
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["top_k"]["files"] == {"top10": "top10.csv", "top20": "top20.csv"}
+    assert metrics["top_k"]["summary"]["reward"]["min"] == 34  # 8 rows of 36, 8 of 35, 4 of 34
+    assert (
+        "formation_energy" in metrics["comparison"]
+        and "formation_energy" in metrics["top_k"]["comparison"]
+    )
+    assert metrics["reference"]["converted_to"].endswith("reference.csv")
+    assert (tmp_path / "r" / "hist_formation_energy.png").exists()
+    assert (tmp_path / "r" / "hist_reward.png").exists()
+    assert len((tmp_path / "r" / "top20.csv").read_text().splitlines()) == 21
+
+
+def test_cli_prints_the_report_path(tmp_path, capsys):
+    samples = tmp_path / "s.csv"
+    samples.write_text(
+        "space_group,symbol,crystal_system,lattice_system,point_symmetry,formula,n_atoms,n_elements,"
+        "a,b,c,alpha,beta,gamma\n225,Fm-3m,cubic,cubic,centrosymmetric,Na4Cl4,8,2,5.64,5.64,5.64,90,90,90\n"
+    )
+    assert main(["report", str(samples), "--out", str(tmp_path / "r")]) == 0
+    printed = capsys.readouterr().out
+    assert f"{tmp_path / 'r'}/report.md" in printed
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "does not exist"),
+        ("space_group,formula\n1,Na1Cl1\n", "lacks the required column(s)"),
+        (
+            "space_group,symbol,crystal_system,lattice_system,point_symmetry,formula,a,b,c,alpha,beta,gamma\n"
+            "225,Fm-3m,cubic,cubic,centrosymmetric,Na4Qq4,5,5,5,90,90,90\n",
+            "row 1: formula 'Na4Qq4'",
+        ),
+    ],
+)
+def test_cli_input_errors_exit_2(tmp_path, capsys, content, message):
+    samples = tmp_path / "s.csv"
+    if content is not None:
+        samples.write_text(content)
+    assert main(["report", str(samples), "--out", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("crystalgfn: error:") and message in error

@@ -1,0 +1,119 @@
+"""Training runs on disk: config validation, train -> sample, resume, corrupt checkpoints."""
+
+import csv
+import json
+
+import pytest
+import torch
+
+from crystalgfn.checkpoint import load_checkpoint
+from crystalgfn.cli import main
+from crystalgfn.config import RunConfig
+from crystalgfn.errors import CheckpointError, ConfigError
+from crystalgfn.run import build_trainer, train
+
+CONFIG = """
+env = "crystal"
+proxy = "{proxy}"
+loss = "tb"
+steps = {steps}
+batch_size = 16
+hidden = 32
+layers = 2
+seed = 3
+checkpoint_every = 4
+[env_kwargs.composition]
+elements = ["Li", "Fe", "O", "S"]
+max_atoms_per_element = 8
+[reward]
+kind = "{kind}"
+"""
+
+
+def write_config(tmp_path, proxy="density", kind="identity", steps=8):
+    path = tmp_path / "run.toml"
+    path.write_text(CONFIG.format(proxy=proxy, kind=kind, steps=steps))
+    return path
+
+
+def test_train_then_sample_with_the_density_proxy(tmp_path):
+    config = write_config(tmp_path)
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
+    metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert [m["step"] for m in metrics] == list(range(1, 9))
+    assert {"loss", "log_z", "mean_log_reward", "max_log_reward", "trajectories_per_s"} <= set(metrics[0])
+    out = tmp_path / "samples.csv"
+    assert main(["sample", "--run", str(tmp_path / "run"), "-n", "50", "--out", str(out),
+                 "--elements", "Fe,O", "--seed", "1", "--batch-size", "20"]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 50 and {"reward", "density", "formula", "a"} <= set(rows[0])
+    assert all(set("".join(c for c in r["formula"] if c.isalpha())) <= set("FeO") for r in rows)
+    assert all(float(r["reward"]) == pytest.approx(float(r["density"]), rel=1e-4) for r in rows)
+
+
+def test_train_with_a_third_party_proxy(tmp_path, installed_example):
+    config = write_config(tmp_path, proxy="volume_per_atom", steps=3)
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
+    assert main(["sample", "--run", str(tmp_path / "run"), "-n", "10", "--out", str(tmp_path / "s.csv")]) == 0
+    assert "volume_per_atom" in (tmp_path / "s.csv").read_text().splitlines()[0]
+
+
+def test_resume_after_a_crash_gives_the_same_parameters(tmp_path):
+    config = write_config(tmp_path, steps=8)
+    train(config, tmp_path / "straight", progress=False)
+
+    crashed = tmp_path / "crashed"
+    trainer = None
+
+    class Crash(Exception):
+        pass
+
+    def crash_at_step_6(metrics):
+        if metrics["step"] == 6:
+            raise Crash
+
+    from crystalgfn import run
+
+    config_obj = RunConfig.from_file(config)
+    crashed.mkdir()
+    (crashed / "config.toml").write_text(config.read_text())
+    trainer = build_trainer(config_obj, crashed)
+    with pytest.raises(Crash):
+        trainer.train(on_step=crash_at_step_6)
+    assert load_checkpoint(crashed / "checkpoint.pt")["step"] == 4
+    run.train(None, crashed, resume=True, progress=False)
+
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    resumed = load_checkpoint(crashed / "checkpoint.pt")
+    assert resumed["step"] == straight["step"] == 8
+    for name, value in straight["policy"].items():
+        assert torch.equal(value, resumed["policy"][name]), name
+    assert torch.equal(straight["loss"]["_log_z"], resumed["loss"]["_log_z"])
+    steps = [json.loads(line)["step"] for line in (crashed / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(1, 9))
+
+
+def test_an_existing_run_is_never_overwritten(tmp_path):
+    config = write_config(tmp_path, steps=2)
+    train(config, tmp_path / "run", progress=False)
+    with pytest.raises(ConfigError, match="already holds a run; pass --resume"):
+        train(config, tmp_path / "run", progress=False)
+
+
+def test_corrupt_checkpoint_is_reported(tmp_path, capsys):
+    config = write_config(tmp_path, steps=2)
+    train(config, tmp_path / "run", progress=False)
+    (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    assert main(["sample", "--run", str(tmp_path / "run"), "-n", "5", "--out", str(tmp_path / "s.csv")]) == 2
+    assert "is corrupt or unreadable" in capsys.readouterr().err
+
+
+def test_config_errors_name_the_key_and_what_is_accepted(crystal_env):
+    with pytest.raises(ConfigError, match=r"unknown key 'batchsize' in the run config\. Did you mean 'batch_size'\?"):
+        RunConfig.from_dict({"proxy": "density", "batchsize": 3})
+    with pytest.raises(ConfigError, match="unknown reward kind 'exp'"):
+        RunConfig.from_dict({"proxy": "density", "reward": {"kind": "exp"}}).build_reward(crystal_env)
+    with pytest.raises(KeyError, match="unknown proxy 'densty'. Did you mean 'density'"):
+        RunConfig.from_dict({"proxy": "densty"}).build_reward(crystal_env)
+    with pytest.raises(ConfigError, match="needs a proxy"):
+        RunConfig.from_dict({"loss": "tb"})
