@@ -33,8 +33,8 @@ def cases():
             "composition Li-Fe-O, <= 4 atoms",
             crystalgfn.make_env("composition", elements=["Li", "Fe", "O"], max_atoms_per_element=4),
             lambda v: 0.3 * v["composition"].double().sum(1) - 0.2 * (v["composition"][:, 8].double() - 2).abs(),
-            3000,
-            2e-2,
+            4000,
+            1e-2,
         ),
         (
             "spacegroup 1-12 + composition Li-O, <= 3 atoms",

@@ -77,7 +77,7 @@ def test_continuous_lattice_target_is_matched():
 
     trainer = Trainer(
         env, reward, crystalgfn.make_loss("tb"),
-        TrainSettings(steps=500, batch_size=128, lr=3e-3, lr_log_z=0.05, hidden=64, layers=2),
+        TrainSettings(steps=1000, batch_size=128, lr=3e-3, lr_log_z=0.05, hidden=64, layers=2),
     )
     trainer.train()
 

@@ -1,0 +1,142 @@
+"""``MLPProxy``: a :class:`crystalgfn.proxy.Proxy` backed by a trained :class:`CrystalMLP`.
+
+A subclass names its package and the folder holding ``model.pt`` and ``metadata.json``::
+
+    class FormationEnergy(MLPProxy):
+        name = "formation_energy"
+        unit = "eV/atom"
+        weights_package = "crystalgfn_formation_energy"
+        weights_dir = "weights"
+
+Weights, normalisation statistics and metadata are read lazily (first prediction or first
+access to :attr:`metadata`) through ``importlib.resources``, so registering and listing the
+proxy costs nothing. A ``weights_path`` keyword overrides the packaged folder. ``model.pt`` holds one model
+(``state_dict``) or an ensemble (``members``), whose predictions are averaged. Prediction runs
+under ``torch.no_grad`` in chunks of ``chunk_size`` crystals (4096 keeps the
+intermediates cache-sized and avoids re-faulting large allocations; see
+``bench/bench_inference.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import ClassVar
+
+import torch
+
+from crystalgfn.elements import symbols
+from crystalgfn.errors import CrystalGFNError
+from crystalgfn.proxy import Proxy
+
+from crystalgfn_mlp.features import featurize
+from crystalgfn_mlp.model import CrystalMLP
+
+
+class UnsupportedElementError(CrystalGFNError, ValueError):
+    """A composition contains elements the proxy never saw in training."""
+
+
+class MLPProxy(Proxy):
+    requires: ClassVar[tuple[str, ...]] = ("spacegroup", "composition", "lattice")
+    #: Package holding the weights folder (``importlib.resources`` anchor).
+    weights_package: ClassVar[str] = ""
+    #: Folder inside ``weights_package`` with ``model.pt`` and ``metadata.json``.
+    weights_dir: ClassVar[str] = "weights"
+
+    def __init__(self, device: torch.device | str = "cpu", chunk_size: int = 4096,
+                 weights_path: str | Path | None = None):
+        self.device = torch.device(device)
+        self.chunk_size = int(chunk_size)
+        self.weights_path = None if weights_path is None else Path(weights_path)
+        self._model: CrystalMLP | None = None
+        self._metadata: dict | None = None
+        self._accepted: torch.Tensor | None = None
+
+    # ------------------------------------------------------------------ loading
+    def _read(self, filename: str) -> bytes:
+        if self.weights_path is not None:
+            return (self.weights_path / filename).read_bytes()
+        if not self.weights_package:
+            raise CrystalGFNError(f"{type(self).__name__} sets no weights_package")
+        return resources.files(self.weights_package).joinpath(self.weights_dir, filename).read_bytes()
+
+    @property
+    def metadata(self) -> dict:
+        """The training metadata (data set, split, hyper-parameters, MAEs, elements)."""
+        if self._metadata is None:
+            self._metadata = json.loads(self._read("metadata.json"))
+        return self._metadata
+
+    @property
+    def accepted_elements(self) -> tuple[str, ...]:
+        """Element symbols seen in training; compositions with others are rejected."""
+        return tuple(self.metadata["accepted_elements"])
+
+    def _load(self) -> list[CrystalMLP]:
+        """The ensemble members (a single model is a one-member list)."""
+        if self._model is None:
+            blob = torch.load(io.BytesIO(self._read("model.pt")), map_location="cpu",
+                              weights_only=True)
+            cfg = blob["config"]
+            states = blob["members"] if "members" in blob else [blob["state_dict"]]
+            members = []
+            for state in states:
+                model = CrystalMLP(cfg["n_dense"], hidden=cfg["hidden"], dropout=cfg["dropout"],
+                                   layer_norm=cfg["layer_norm"])
+                model.load_state_dict(state)
+                model.eval()
+                for p in model.parameters():
+                    p.requires_grad_(False)
+                members.append(model.to(self.device))
+            self._model = members
+            z_of = {s: z for z, s in enumerate(symbols()) if s}
+            accepted = torch.zeros(119, dtype=torch.bool)
+            accepted[[z_of[s] for s in self.accepted_elements]] = True
+            self._accepted = accepted.to(self.device)
+        return self._model
+
+    def to(self, device: torch.device | str) -> MLPProxy:
+        self.device = torch.device(device)
+        if self._model is not None:
+            self._model = [m.to(self.device) for m in self._model]
+            self._accepted = self._accepted.to(self.device)
+        return self
+
+    # ------------------------------------------------------------------ prediction
+    def check_elements(self, composition: torch.Tensor) -> None:
+        """Raise :class:`UnsupportedElementError` if any composition holds an unseen element."""
+        self._load()
+        used = (composition > 0).any(0)
+        bad = used & ~self._accepted.to(used.device)
+        if bool(bad.any()):
+            sym = symbols()
+            names = [sym[z] for z in torch.nonzero(bad).flatten().tolist()]
+            rows = torch.nonzero((composition[:, bad] > 0).any(1)).flatten()[:5].tolist()
+            raise UnsupportedElementError(
+                f"proxy {self.name!r} was trained without the element(s) {', '.join(names)} "
+                f"(found in batch rows {rows}{' ...' if len(rows) == 5 else ''}); it accepts "
+                f"only: {', '.join(self.accepted_elements)}. Restrict the composition "
+                f"environment to these elements.")
+
+    @torch.no_grad()
+    def predict(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        members = self._load()
+        parts = {k: batch[k].to(self.device) for k in ("spacegroup", "composition", "lattice")}
+        self.check_elements(parts["composition"])
+        n = parts["composition"].shape[0]
+        outs = []
+        for start in range(0, max(n, 1), self.chunk_size):
+            chunk = {k: v[start:start + self.chunk_size] for k, v in parts.items()}
+            feats = featurize(chunk)
+            out = members[0](feats)
+            for member in members[1:]:
+                out = out + member(feats)
+            outs.append(out / len(members) if len(members) > 1 else out)
+        out = torch.cat(outs)[:n]
+        if self.metadata.get("nonnegative", False):
+            out = torch.clamp(out, min=0.0)
+        return out
