@@ -103,12 +103,39 @@ class Stack(Environment):
         return torch.where(stage == len(self.parts), stage - 1, back)
 
     # -- masks --------------------------------------------------------------------------------
+    def _stage_rows(self, stage: torch.Tensor) -> list[tuple[int, torch.Tensor]]:
+        """``(part index, int64 row indices)`` of every part with rows at that stage."""
+        if stage.numel() == 0:
+            return []
+        low, high = int(stage.min()), int(stage.max())
+        if low == high:
+            if 0 <= low < len(self.parts):
+                return [(low, torch.arange(stage.shape[0], device=stage.device))]
+            return []
+        out = []
+        for index in range(max(low, 0), min(high, len(self.parts) - 1) + 1):
+            rows = (stage == index).nonzero().squeeze(1)
+            if rows.numel():
+                out.append((index, rows))
+        return out
+
+    def mask_blocks(self, state: State, forward: bool = True) -> list[tuple[torch.Tensor, int, torch.Tensor]]:
+        """The non-zero blocks of :meth:`forward_mask` (or :meth:`backward_mask`): a list of
+        ``(rows, start, block)`` with int64 ``rows``, and ``block`` bool ``(len(rows), n)``
+        holding ``mask[rows, start:start + n]``; every other entry of the mask is False."""
+        stage = state["stage"] if forward else self._back_stage(state)
+        blocks = []
+        for index, rows in self._stage_rows(stage):
+            part = self.parts[index]
+            sub = self._part_rows(state, index, rows)
+            block = part.forward_mask(sub) if forward else part.backward_mask(sub)
+            blocks.append((rows, self.action_offsets[index], block))
+        return blocks
+
     def _block_mask(self, state: State, stage: torch.Tensor, forward: bool) -> torch.Tensor:
         mask = torch.zeros(stage.shape[0], self.n_actions, dtype=torch.bool, device=stage.device)
-        for index, part in enumerate(self.parts):
-            rows = stage == index
-            if not rows.any():
-                continue
+        for index, rows in self._stage_rows(stage):
+            part = self.parts[index]
             sub = self._part_rows(state, index, rows)
             block = part.forward_mask(sub) if forward else part.backward_mask(sub)
             start = self.action_offsets[index]

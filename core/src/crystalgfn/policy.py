@@ -47,6 +47,19 @@ class UniformPolicy(torch.nn.Module):
             params=encoding.new_zeros(batch, self.n_param_outputs),
         )
 
+    def forward_blocks(self, encoding: torch.Tensor, blocks) -> tuple[PolicyOutput, list[torch.Tensor]]:
+        """Like :meth:`MLPPolicy.forward_blocks`: zero logits for the requested entries only."""
+        batch = encoding.shape[0]
+        output = PolicyOutput(
+            logits=encoding.new_zeros(batch, 0),
+            params=encoding.new_zeros(batch, self.n_param_outputs),
+        )
+        logits = [
+            encoding.new_zeros(batch if rows is None else rows.shape[0], columns.shape[0])
+            for rows, columns in blocks
+        ]
+        return output, logits
+
 
 class MLPPolicy(torch.nn.Module):
     """A multilayer perceptron with forward, continuous, backward and flow heads.
@@ -84,6 +97,37 @@ class MLPPolicy(torch.nn.Module):
             if head is not None:
                 torch.nn.init.zeros_(head.bias)
                 head.weight.data.mul_(0.01)
+
+    def forward_blocks(self, encoding: torch.Tensor, blocks) -> tuple[PolicyOutput, list[torch.Tensor]]:
+        """The output for ``encoding`` without its full forward logits, and the forward logits
+        of each block ``(rows, columns)`` (int64 ``rows`` or ``None`` for all rows, int64
+        ``columns``): ``forward(encoding).logits[rows][:, columns]`` up to float rounding, but
+        only those entries are computed (the output layer is ``hidden x n_actions``, 4117
+        wide for the crystal stack, while masks allow a small part of it per state)."""
+        features = self.trunk(encoding)
+        output = self._output(features, logits=features.new_zeros(features.shape[0], 0))
+        weight, bias = self.forward_head.weight, self.forward_head.bias
+        logits = []
+        for rows, columns in blocks:
+            rows_features = features if rows is None else features[rows]
+            if columns.shape[0] == weight.shape[0]:
+                logits.append(torch.nn.functional.linear(rows_features, weight, bias))
+            else:
+                logits.append(torch.nn.functional.linear(rows_features, weight[columns], bias[columns]))
+        return output, logits
+
+    def _output(self, features: torch.Tensor, logits: torch.Tensor) -> PolicyOutput:
+        params = (
+            self.param_head(features)
+            if self.param_head is not None
+            else features.new_zeros(features.shape[0], 0)
+        )
+        return PolicyOutput(
+            logits=logits,
+            params=params,
+            backward_logits=self.backward_head(features) if self.backward_head is not None else None,
+            log_flow=self.flow_head(features).squeeze(1) if self.flow_head is not None else None,
+        )
 
     def forward(self, encoding: torch.Tensor) -> PolicyOutput:
         features = self.trunk(encoding)

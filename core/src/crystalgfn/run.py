@@ -7,14 +7,12 @@ A run directory holds ``config.toml`` (the configuration it was started with),
 
 from __future__ import annotations
 
-import os
-import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from crystalgfn.atomic import write_text
 from crystalgfn.checkpoint import load_checkpoint
 from crystalgfn.config import RunConfig
 from crystalgfn.env import Environment
@@ -24,13 +22,6 @@ from crystalgfn.table import describe
 from crystalgfn.trainer import CHECKPOINT, Trainer, sample_policy
 
 CONFIG = "config.toml"
-
-
-def _write_text_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w") as stream:
-        stream.write(text)
-    os.replace(temporary, path)
 
 
 def build_trainer(config: RunConfig, run_dir: Path | None, **overrides) -> Trainer:
@@ -63,11 +54,11 @@ def train(config_path: str | Path, out: str | Path, resume: bool = False, progre
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         config = RunConfig.from_file(config_path)
         out.mkdir(parents=True, exist_ok=True)
-        _write_text_atomically(out / CONFIG, Path(config_path).read_text())
+        write_text(out / CONFIG, Path(config_path).read_text())
     trainer = build_trainer(config, out, **overrides)
     if resume:
         trainer.resume()
-    trainer.train(progress=sys.stderr.isatty() if progress is None else progress)
+    trainer.train(progress=True if progress is None else progress)
     return checkpoint
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
 
+from crystalgfn.atomic import atomic_path
 from crystalgfn.elements import atomic_masses
 from crystalgfn.env import Environment
 from crystalgfn.geometry import cell_volume
@@ -38,19 +38,11 @@ def describe(env: Environment, done: State) -> dict[str, list]:
 
 def write_csv(path: str | os.PathLike, columns: Mapping[str, list]) -> Path:
     """Write columns as CSV atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     names = list(columns)
     rows = zip(*(columns[name] for name in names))
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            writer = csv.writer(stream)
-            writer.writerow(names)
-            for row in rows:
-                writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as temporary, temporary.open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row])
+    return Path(path)

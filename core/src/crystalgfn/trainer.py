@@ -321,11 +321,22 @@ class Trainer:
         finally:
             if log is not None:
                 log.close()
-            if progress:
+            if progress and sys.stderr.isatty():
                 sys.stderr.write("\n")
 
 
 def _progress(step: int, total: int, metrics: dict, elapsed: float) -> None:
+    """A live bar on a terminal; elsewhere (logs, CI) a plain line every 5% of the run."""
+    if not sys.stderr.isatty():
+        every = max(1, total // 20)
+        if step % every == 0 or step == total:
+            log_z = f" logZ {metrics['log_z']:.2f}" if metrics["log_z"] is not None else ""
+            sys.stderr.write(
+                f"step {step}/{total} loss {metrics['loss']:.3f}{log_z} mean logR "
+                f"{metrics['mean_log_reward']:.2f} {metrics['trajectories_per_s']:.0f} traj/s "
+                f"elapsed {elapsed:.0f}s\n"
+            )
+        return
     width = 30
     filled = int(width * step / total)
     eta = elapsed / step * (total - step)
