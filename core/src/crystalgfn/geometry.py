@@ -16,12 +16,15 @@ def volume_factor(lattice: torch.Tensor) -> torch.Tensor:
     return 1.0 - ca * ca - cb * cb - cg * cg + 2.0 * ca * cb * cg
 
 
-def cell_volume(lattice: torch.Tensor) -> torch.Tensor:
+def cell_volume(lattice: torch.Tensor, strict: bool = True) -> torch.Tensor:
     """Cell volumes in Å³, float64 ``(batch,)``, of lattices ``(batch, 6)`` (Å, degrees).
 
-    Raises ``ValueError`` if any angle triple gives no real cell.
+    An angle triple that gives no real cell raises ``ValueError`` (``strict``) or gives NaN.
     """
     factor = volume_factor(lattice)
+    if not strict:
+        volume = lattice[:, :3].double().prod(dim=1) * factor.clamp(min=0).sqrt()
+        return torch.where(factor > 0, volume, torch.full_like(volume, float("nan")))
     if bool((factor <= 0).any()):
         bad = lattice[factor <= 0][0].tolist()
         raise ValueError(f"lattice {bad} (a, b, c, alpha, beta, gamma) has no real cell volume")

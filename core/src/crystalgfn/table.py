@@ -19,10 +19,11 @@ from crystalgfn.states import State
 _AVOGADRO_CM3_PER_A3 = 0.602214076
 
 
-def density(composition: torch.Tensor, lattice: torch.Tensor) -> torch.Tensor:
-    """Density in g/cm³, float64 ``(B,)``, from atom counts ``(B, 119)`` and lattices ``(B, 6)``."""
+def density(composition: torch.Tensor, lattice: torch.Tensor, strict: bool = True) -> torch.Tensor:
+    """Density in g/cm³, float64 ``(B,)``, from atom counts ``(B, 119)`` and lattices ``(B, 6)``
+    (NaN for impossible cells unless ``strict``, which raises)."""
     mass = composition.double() @ atomic_masses(device=composition.device)
-    return mass / (cell_volume(lattice) * _AVOGADRO_CM3_PER_A3)
+    return mass / (cell_volume(lattice, strict) * _AVOGADRO_CM3_PER_A3)
 
 
 def describe(env: Environment, done: State) -> dict[str, list]:

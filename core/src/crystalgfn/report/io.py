@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from crystalgfn.elements import atomic_masses, atomic_number, symbols
+from crystalgfn.elements import atomic_number, symbols
 from crystalgfn.errors import ConfigError, UnknownNameError
-from crystalgfn.geometry import volume_factor
+from crystalgfn.geometry import cell_volume
+from crystalgfn.table import density
 
-#: Avogadro's number times 1e-24 (g/mol / Å³ -> g/cm³ divides by this).
-AVOGADRO_CM3_PER_A3 = 0.602214076
 
 #: Columns every samples (or reference) CSV must have.
 REQUIRED_COLUMNS = (
@@ -105,14 +104,6 @@ def compositions(formulas: Sequence[dict[str, int]]) -> torch.Tensor:
         for symbol, count in counts.items():
             out[row, atomic_number(symbol)] += count
     return out
-
-
-def lattice_volumes(lattice: torch.Tensor) -> torch.Tensor:
-    """Cell volumes (Å³, float64 ``(B,)``); NaN where the angles give no real cell."""
-    lattice = lattice.double()
-    factor = volume_factor(lattice)
-    volume = lattice[:, :3].prod(dim=1) * factor.clamp(min=0).sqrt()
-    return torch.where(factor > 0, volume, torch.full_like(volume, math.nan))
 
 
 @dataclass
@@ -247,18 +238,12 @@ def read_crystals(path: str | os.PathLike, what: str = "samples") -> Crystals:
     derived = {
         "n_atoms": composition.sum(dim=1).double(),
         "n_elements": (composition > 0).sum(dim=1).double(),
-        "volume": lattice_volumes(values["lattice"]),
+        "volume": cell_volume(values["lattice"], strict=False),
     }
-    derived["density"] = densities(composition, derived["volume"])
+    derived["density"] = density(composition, values["lattice"], strict=False)
     for name, column in derived.items():
         numeric.setdefault(name, column.numpy().astype(np.float64))
     return Crystals(path=path, columns=columns, values=values, numeric=numeric)
-
-
-def densities(composition: torch.Tensor, volume: torch.Tensor) -> torch.Tensor:
-    """Densities (g/cm³, float64 ``(B,)``) of atom counts ``(B, 119)`` in cells of ``volume`` Å³
-    (as :func:`crystalgfn.table.density`, but NaN instead of an error for impossible cells)."""
-    return composition.double() @ atomic_masses() / (volume * AVOGADRO_CM3_PER_A3)
 
 
 # -- reference tables -----------------------------------------------------------------------------
@@ -338,9 +323,8 @@ def reference_from_table(table_csv: str | os.PathLike) -> dict[str, list]:
     columns["n_elements"] = (composition > 0).sum(dim=1).tolist()
     for i, name in enumerate(LATTICE_COLUMNS):
         columns[name] = lattice_tensor[:, i].tolist()
-    volume = lattice_volumes(lattice_tensor)
-    columns["volume"] = volume.tolist()
-    columns["density"] = densities(composition, volume).tolist()
+    columns["volume"] = cell_volume(lattice_tensor, strict=False).tolist()
+    columns["density"] = density(composition, lattice_tensor, strict=False).tolist()
     for source, target in TABLE_TARGETS.items():
         if source in header:
             columns[target] = [_float_or_nan(row[source]) for row in rows]

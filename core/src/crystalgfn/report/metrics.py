@@ -12,46 +12,6 @@ from crystalgfn.env import Environment
 from crystalgfn.errors import ConfigError
 from crystalgfn.report.io import Crystals
 
-#: Largest Wyckoff-compatibility table (count multisets of one batch) that a single validity
-#: call of a cross-environment constraint may need; rows needing more are not evaluated.
-MAX_MULTISETS = 25_000
-
-
-def _size_class(composition: torch.Tensor) -> tuple[int, int]:
-    counts = composition.round().long()
-    return int(counts.max()), int((counts > 0).sum())
-
-
-def _n_multisets(max_count: int, width: int) -> int:
-    return math.comb(max_count + width, width)
-
-
-def _chunks(composition: torch.Tensor, limit: int) -> tuple[list[list[int]], list[int]]:
-    """Rows in few batches, each needing a count-multiset table (largest count, number of
-    elements) of at most ``limit`` entries, and the rows too large for any such batch.
-
-    One candidate batch per number of elements ``w``, sized by the largest count among the
-    rows of ``w`` elements that fit; each row joins the widest batch that covers it (a table
-    for ``w`` elements covers every composition with fewer)."""
-    counts = composition.round().long()
-    largest = counts.max(dim=1).values.tolist()
-    widths = (counts > 0).sum(dim=1).tolist()
-    fits = [_n_multisets(m, w) <= limit for m, w in zip(largest, widths, strict=True)]
-    top: dict[int, int] = {}
-    for m, w, ok in zip(largest, widths, fits, strict=True):
-        if ok:
-            top[w] = max(top.get(w, 0), m)
-    batches: dict[int, list[int]] = {}
-    skipped: list[int] = []
-    for row, (m, w, ok) in enumerate(zip(largest, widths, fits, strict=True)):
-        if not ok:
-            skipped.append(row)
-            continue
-        width = max(v for v, cap in top.items() if v >= w and cap >= m)
-        batches.setdefault(width, []).append(row)
-    return [batches[w] for w in sorted(batches)], skipped
-
-
 def _as_bool(result: dict, n: int, where: str) -> dict[str, np.ndarray]:
     out = {}
     for name, passed in result.items():
@@ -64,19 +24,9 @@ def _as_bool(result: dict, n: int, where: str) -> dict[str, np.ndarray]:
     return out
 
 
-def row_validity(
-    env: Environment, values: dict[str, torch.Tensor], max_multisets: int = MAX_MULTISETS
-) -> dict[str, np.ndarray]:
-    """Per-row results of the environment's validity checks: check name -> float ``(B,)``
-    with 1 (passed), 0 (failed) or NaN (not evaluated).
-
-    Checks of single environments run on all rows. Checks of cross-environment constraints
-    of a :class:`crystalgfn.compose.Stack` that read the composition (e.g.
-    ``wyckoff_compatible``, which tabulates every count multiset up to the batch's largest
-    count) run on batches of rows grouped by composition size; rows whose table alone would
-    exceed ``max_multisets`` entries (very large conventional cells, as in some reference
-    sets) are left NaN for those checks.
-    """
+def row_validity(env: Environment, values: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    """Per-row results of the environment's validity checks (its parts' and, for a stack,
+    its cross-environment constraints'): check name -> float ``(B,)``, 1 passed, 0 failed."""
     missing = [key for key in env.provides if key not in values]
     if missing:
         raise ConfigError(
@@ -84,46 +34,9 @@ def row_validity(
             f"a samples table gives only {sorted(values)}"
         )
     n = int(next(iter(values.values())).shape[0])
-    parts = getattr(env, "parts", None)
-    if parts is None:
-        return {
-            name: passed.astype(np.float64)
-            for name, passed in _as_bool(
-                env.validity({key: values[key] for key in env.provides}), n, env.name
-            ).items()
-        }
-    out: dict[str, np.ndarray] = {}
-    for part in parts:
-        result = part.validity({key: values[key] for key in part.provides})
-        out.update(
-            {
-                name: passed.astype(np.float64)
-                for name, passed in _as_bool(result, n, part.name).items()
-            }
-        )
-    if not env.constraints:
-        return out
-    if "composition" in values:
-        chunks, _ = _chunks(values["composition"], max_multisets)
-    else:
-        chunks = [list(range(n))]
-    for source, target, constraint in env.constraints:
-        source_part, target_part = parts[source], parts[target]
-        where = f"constraint {source_part.name}->{target_part.name}"
-        reads_composition = "composition" in (*source_part.provides, *target_part.provides)
-        results: dict[str, np.ndarray] = {}
-        for rows in chunks if reads_composition else [list(range(n))]:
-            index = torch.tensor(rows, dtype=torch.long)
-            result = constraint.validity(
-                {key: values[key][index] for key in source_part.provides},
-                target_part,
-                {key: values[key][index] for key in target_part.provides},
-            )
-            for name, passed in _as_bool(result, len(rows), where).items():
-                column = results.setdefault(name, np.full(n, math.nan))
-                column[rows] = passed
-        out.update(results)
-    return out
+    where = getattr(env, "spec", env.name)
+    checks = env.validity({key: values[key] for key in env.provides})
+    return {name: passed.astype(np.float64) for name, passed in _as_bool(checks, n, where).items()}
 
 
 def share(column: np.ndarray) -> float | None:
