@@ -60,3 +60,17 @@ def register_constraints(register):
     constraint makes the target's masks depend on the finished source part, and prunes the
     source's choices to those the target can complete.
     """
+
+
+@hookspec
+def register_structure_builders(register):
+    """Register structure builders (coordinate completion: crystallographic parameters ->
+    atomic structure).
+
+    Call ``register(BuilderClass)``; the name is ``BuilderClass.name`` (e.g. ``"pyxtal"``),
+    chosen with ``crystalgfn structures --backend NAME``. Crystal-GFN calls the class with
+    keyword arguments (``seed``, ``min_distance_scale``, ``min_distance``, ``timeout``) and
+    the instance's ``write(samples_csv, out_dir, reference=None, jobs=1)`` writes the CIFs,
+    the index and the metrics and returns the metrics as a dict. Subclass
+    ``crystalgfn_structures.StructureBuilder`` and implement ``place`` to get all of that.
+    """

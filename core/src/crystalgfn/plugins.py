@@ -63,6 +63,7 @@ class Plugins:
     envs: Registry = attrs.field(factory=lambda: Registry("environment"))
     proxies: Registry = attrs.field(factory=lambda: Registry("proxy"))
     losses: Registry = attrs.field(factory=lambda: Registry("loss"))
+    structure_builders: Registry = attrs.field(factory=lambda: Registry("structure builder"))
     constraints: dict[tuple[str, str], ConstraintEntry] = attrs.field(factory=dict)
     failures: list[PluginFailure] = attrs.field(factory=list)
     #: distribution name -> version, for every distribution that contributed a plugin
@@ -79,7 +80,12 @@ class Plugins:
         self.constraints[key] = ConstraintEntry(source, target, factory, distribution)
 
     def registries(self) -> dict[str, Registry]:
-        return {"env": self.envs, "proxy": self.proxies, "loss": self.losses}
+        return {
+            "env": self.envs,
+            "proxy": self.proxies,
+            "loss": self.losses,
+            "structure_builder": self.structure_builders,
+        }
 
     def register_module(self, plugin: object, distribution: str) -> None:
         """Register one plugin object (module or instance with hook implementations).
@@ -98,6 +104,9 @@ class Plugins:
                 f, name, distribution=distribution
             ),
             "register_losses": lambda f, name=None: self.losses.add(
+                f, name, distribution=distribution
+            ),
+            "register_structure_builders": lambda f, name=None: self.structure_builders.add(
                 f, name, distribution=distribution
             ),
             "register_constraints": lambda source, target, factory: self.add_constraint(

@@ -225,11 +225,18 @@ def log_probs(env: Environment, policy: torch.nn.Module, transitions: Transition
         log_pf = log_pf + env.param_log_prob(
             transitions.parents, transitions.actions, transitions.params, parent_out.params
         )
-    backward_mask = env.backward_mask(transitions.children)
     if getattr(policy, "backward_head", None) is not None:
+        backward_mask = env.backward_mask(transitions.children)
         child_out = policy(env.encode(transitions.children))
         log_pb = masked_log_softmax(child_out.backward_logits, backward_mask)
         log_pb = log_pb.gather(1, transitions.actions[:, None]).squeeze(1)
     else:
-        log_pb = -backward_mask.sum(dim=1).float().log()
+        # Uniform backward policy: -log(number of parents), counted on the mask's blocks.
+        n_parents = torch.zeros(actions.shape[0], dtype=torch.long, device=actions.device)
+        for rows, _, mask in _mask_blocks(env, transitions.children, forward=False):
+            if rows is None:
+                n_parents = n_parents + mask.sum(dim=1)
+            else:
+                n_parents[rows] += mask.sum(dim=1)
+        log_pb = -n_parents.float().log()
     return log_pf, log_pb, parent_out.log_flow
