@@ -1,4 +1,8 @@
-"""The continuous head's log-density: normalised in physical units and matching the samples."""
+"""The continuous head's log-density: normalised in physical units and matching the samples.
+
+``param_log_prob`` is the density against the uniform probability measure on each system's
+region; dividing by the region's volume (``log_region_volume``) gives the density per Å and
+per degree that these tests integrate."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ def log_density(env, system, u, raw):
     n = u.shape[0]
     return env.param_log_prob(
         system_source(env, system, n), torch.zeros(n, dtype=torch.long), u, raw[:1].expand(n, -1)
-    )
+    ) - env.log_region_volume(system)
 
 
 def trapezoid(y, x, dim=-1):
@@ -39,6 +43,7 @@ def test_zero_raw_is_uniform(system):
     raw = torch.zeros(n, env.n_param_outputs)
     source, u, done = sample(env, system, raw)
     log_prob = env.param_log_prob(source, torch.zeros(n, dtype=torch.long), u, raw).double()
+    log_prob = log_prob - env.log_region_volume(system)
     free_lengths = {0: 3, 1: 3, 2: 3, 3: 2, 4: 1, 5: 2, 6: 2, 7: 1}[system]
     expected = torch.full((n,), -free_lengths * math.log(99.1), dtype=torch.float64)
     if system == MONOCLINIC:

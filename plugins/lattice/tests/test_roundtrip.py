@@ -48,7 +48,12 @@ def test_values_round_trip(drawn):
     values = DEFAULT.values(done)
     assert bool(equal(DEFAULT.from_values_with_systems(values, done["system"]), done).all())
     inferred = DEFAULT.from_values(values)
-    assert torch.equal(inferred["params"], done["params"])
+    same_system = inferred["system"] == done["system"]
+    assert torch.equal(inferred["params"][same_system], done["params"][same_system])
+    # A more specific system stores the cell through its own float32 unit parameters, so the
+    # lattice may move by an ulp (e.g. a triclinic cell with a = b = c, α = β = γ inferred as
+    # rhombohedral).
+    assert torch.allclose(inferred["params"], done["params"], rtol=1e-9, atol=1e-9)
     assert bool(inferred["done"].all())
     for row in range(len(drawn)):  # inference may pick a more specific system the cell also fits
         system = int(inferred["system"][row])
@@ -75,7 +80,10 @@ def test_restricted_ranges_round_trip(lo, width, us):
     source = env.source(len(us))
     done = env.step(source, torch.zeros(len(us), dtype=torch.long), u)
     _, back = env.step_back(done, None)
-    assert torch.allclose(back, u, rtol=2e-6, atol=1e-7)
+    # In corners of the triclinic region the conditional interval of γ is ~1e-3 degrees wide,
+    # so a float64 lattice holds γ's unit parameter only to ~1e-5 (hypothesis found
+    # lo=102, hi=155, u=(.., 0.99999, 0.999999, 0.515625): error 1.4e-5).
+    assert torch.allclose(back, u, rtol=2e-6, atol=1e-4)
     assert bool(equal(env.from_values_with_systems(env.values(done), done["system"]), done).all())
 
 

@@ -144,6 +144,26 @@ class LatticeEnv(Environment):
         (l_lo, l_hi), (a_lo, a_hi) = self.lengths, self.angles
         return f"lengths [{l_lo:g}, {l_hi:g}] Å and angles [{a_lo:g}, {a_hi:g}] degrees"
 
+    def log_region_volume(self, system: int) -> float:
+        """Log of the volume (Å^k · degree^m) of the region of free parameters of ``system``.
+
+        Densities are reported with respect to the uniform probability measure on this region
+        (see :meth:`param_log_prob`). For triclinic cells the region is not a box; its volume
+        is the integral of the Jacobian of the unit-cube map, by a 64³ midpoint rule over the
+        three angle slots (the lengths contribute their box exactly)."""
+        cache = self.__dict__.setdefault("_log_volumes", {})
+        if system not in cache:
+            if system == TRICLINIC:
+                grid = (torch.arange(64, dtype=torch.float64) + 0.5) / 64
+                angles = torch.cartesian_prod(grid, grid, grid)
+                u = torch.cat([torch.full((angles.shape[0], 3), 0.5, dtype=torch.float64), angles], dim=1)
+                log_jac = self.cellmap.to_lattice(system, u)[1]
+                cache[system] = float(torch.logsumexp(log_jac, dim=0) - torch.log(torch.tensor(float(len(u)))))
+            else:
+                u = torch.full((1, 6), 0.5, dtype=torch.float64)
+                cache[system] = float(self.cellmap.to_lattice(system, u)[1][0])
+        return cache[system]
+
     def feasible_systems(self) -> tuple[int, ...]:
         """Indices (ascending) of the lattice systems that have real cells under the current
         ranges; the others must be excluded by whatever sets ``"system"``."""
@@ -347,17 +367,24 @@ class LatticeEnv(Environment):
     def param_log_prob(
         self, state: State, actions: torch.Tensor, params: torch.Tensor, raw: torch.Tensor
     ) -> torch.Tensor:
-        """Log-density ``(B,)`` (dtype of ``raw``) of the lattice reached with ``params``, in
-        physical units (per Å for lengths, per degree for angles), over the free parameters of
-        each row's system: the Beta-mixture log-densities of the free unit slots minus the
-        log-Jacobian of the affine maps (including triclinic's conditional intervals)."""
+        """Log-density ``(B,)`` (dtype of ``raw``) of the lattice reached with ``params`` with
+        respect to the uniform probability measure on the free-parameter region of each row's
+        system: the Beta-mixture log-densities of the free unit slots, minus the log-Jacobian
+        of the affine maps (per Å, per degree; triclinic's conditional intervals included),
+        plus the log-volume of the region (:meth:`log_region_volume`).
+
+        Why this reference measure: systems have different numbers of free parameters, so
+        densities per Å^k·degree^m are not comparable across systems; a GFlowNet sampling ∝ R
+        against them would favour triclinic cells by the size of their 6-dimensional region
+        (about 10^12 against a cubic cell's 10^2). Against each region's uniform probability
+        measure, a constant reward gives every allowed system the same total mass."""
         u = params.to(torch.float64)
         free = FREE_MASK.to(u.device)[state["system"]]
         per_slot = beta.log_prob(u, raw, self.n_components)
         log_prob = torch.where(free, per_slot, 0.0).sum(dim=1)
         log_jac = torch.zeros_like(log_prob)
         for system, rows in self._groups(state["system"]):
-            log_jac[rows] = self.cellmap.to_lattice(system, u[rows])[1]
+            log_jac[rows] = self.cellmap.to_lattice(system, u[rows])[1] - self.log_region_volume(system)
         return (log_prob - log_jac).to(raw.dtype)
 
     # -- views ----------------------------------------------------------------------------------
