@@ -117,3 +117,22 @@ def test_config_errors_name_the_key_and_what_is_accepted(crystal_env):
         RunConfig.from_dict({"proxy": "densty"}).build_reward(crystal_env)
     with pytest.raises(ConfigError, match="needs a proxy"):
         RunConfig.from_dict({"loss": "tb"})
+
+
+def test_training_from_a_data_set_of_crystals(tmp_path):
+    """Known crystals (here the shipped Materials Project validation set) are replayed through
+    backward trajectories; those outside the training space are dropped and counted."""
+    from pathlib import Path
+
+    data = Path(__file__).resolve().parents[1] / "data" / "mp_validation.csv"
+    config = RunConfig.from_dict({
+        "env": "crystal", "proxy": "density", "reward": {"kind": "identity"}, "steps": 2,
+        "batch_size": 8, "hidden": 32, "layers": 1, "data": str(data), "data_fraction": 0.5,
+    })
+    with pytest.warns(UserWarning, match="lie outside the training space; dropped"):
+        trainer = build_trainer(config, None)
+    assert trainer.data["stage"].shape[0] > 100
+    trainer.train()
+    assert trainer.step == 2
+    with pytest.raises(ConfigError, match="data_fraction needs data"):
+        build_trainer(RunConfig.from_dict({"proxy": "density", "data_fraction": 0.5}), None)

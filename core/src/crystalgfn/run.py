@@ -15,6 +15,7 @@ import torch
 from crystalgfn.atomic import write_text
 from crystalgfn.checkpoint import load_checkpoint
 from crystalgfn.config import RunConfig
+from crystalgfn.data import load_done_states
 from crystalgfn.env import Environment
 from crystalgfn.errors import CheckpointError, ConfigError
 from crystalgfn.states import State
@@ -28,7 +29,17 @@ def build_trainer(config: RunConfig, run_dir: Path | None, **overrides) -> Train
     env = config.build_env()
     reward = config.build_reward(env)
     reward.describe = lambda values, rows: _describe_rows(env, values, rows)
-    return Trainer(env, reward, config.build_loss(), config.settings(**overrides), run_dir=run_dir)
+    data, fraction = None, float(config.raw.get("data_fraction", 0.0))
+    if "data" in config.raw:
+        if not 0 < fraction < 1:
+            raise ConfigError(f"data_fraction must be in (0, 1) when data is given, got {fraction}")
+        data, _ = load_done_states(env, config.raw["data"])
+    elif fraction:
+        raise ConfigError("data_fraction needs data = \"path/to/crystals.csv\"")
+    return Trainer(
+        env, reward, config.build_loss(), config.settings(**overrides), run_dir=run_dir,
+        data=data, data_fraction=fraction,
+    )
 
 
 def _describe_rows(env: Environment, values: Mapping[str, torch.Tensor], rows: list[int]) -> list[str]:
