@@ -10,7 +10,7 @@ import torch
 from crystalgfn.atomic import atomic_path
 from crystalgfn.errors import CheckpointError
 
-FORMAT = 1
+FORMAT = 2  # 2: per-rank generators and replay buffers
 
 
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> Path:

@@ -82,8 +82,11 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     from crystalgfn import run
 
+    import os
+
     checkpoint = run.train(args.config, args.out, resume=args.resume, device=args.device, steps=args.steps)
-    print(f"trained: checkpoint {checkpoint}")
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"trained: checkpoint {checkpoint}")
     return 0
 
 
@@ -204,15 +207,21 @@ def build_parser() -> argparse.ArgumentParser:
         "structures", help="place atoms on Wyckoff positions: one CIF per sample, plus metrics"
     )
     structures.add_argument("samples", help="samples CSV (as written by 'crystalgfn sample')")
-    structures.add_argument("--out", required=True, help="directory for index.csv, cif/, metrics.json")
-    structures.add_argument("--backend", default="pyxtal", help="structure builder (default: pyxtal)")
+    structures.add_argument(
+        "--out", required=True, help="directory for index.csv, cif/, metrics.json"
+    )
+    structures.add_argument(
+        "--backend", default="pyxtal", help="structure builder (default: pyxtal)"
+    )
     structures.add_argument("--seed", type=int, default=0)
     structures.add_argument(
         "--min-distance-scale", type=float, default=0.5,
         help="minimum distance between atoms i, j as a multiple of r_i + r_j (covalent radii; "
         "default 0.5), never below 0.5 Å",
     )
-    structures.add_argument("--timeout", type=float, default=20.0, help="seconds per sample (default 20)")
+    structures.add_argument(
+        "--timeout", type=float, default=20.0, help="seconds per sample (default 20)"
+    )
     structures.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
     structures.add_argument(
         "--reference", help="JSONL of reference structures for novelty (default: shipped MP slice)"

@@ -7,6 +7,7 @@ A run directory holds ``config.toml`` (the configuration it was started with),
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -64,8 +65,9 @@ def train(config_path: str | Path, out: str | Path, resume: bool = False, progre
         if checkpoint.exists():
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         config = RunConfig.from_file(config_path)
-        out.mkdir(parents=True, exist_ok=True)
-        write_text(out / CONFIG, Path(config_path).read_text())
+        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes the run files
+            out.mkdir(parents=True, exist_ok=True)
+            write_text(out / CONFIG, Path(config_path).read_text())
     trainer = build_trainer(config, out, **overrides)
     if resume:
         trainer.resume()

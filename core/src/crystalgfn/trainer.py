@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -20,8 +21,9 @@ import attrs
 import torch
 
 from crystalgfn.checkpoint import load_checkpoint, save_checkpoint
+from crystalgfn.distributed import average_gradients, gather, init_world, parameters_checksum
 from crystalgfn.env import Environment
-from crystalgfn.errors import ConfigError
+from crystalgfn.errors import CheckpointError, ConfigError
 from crystalgfn.loss import Loss
 from crystalgfn.policy import MLPPolicy
 from crystalgfn.sampling import Transitions, backward_transitions, log_probs, masked_log_softmax, rollout
@@ -168,8 +170,11 @@ class Trainer:
             )
         self.env, self.reward, self.loss, self.settings = env, reward, loss, settings
         self.device = torch.device(settings.device)
+        self.world = init_world(self.device)
+        if settings.device == "cuda" and self.world.active:
+            self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.set_num_threads(settings.threads)
-        torch.manual_seed(settings.seed)
+        torch.manual_seed(settings.seed)  # the same initial parameters on every rank
         self.policy = MLPPolicy(
             env,
             hidden=settings.hidden,
@@ -183,7 +188,8 @@ class Trainer:
         if log_z:
             groups.append({"params": log_z, "lr": settings.lr_log_z})
         self.optimizer = torch.optim.Adam(groups)
-        self.generator = torch.Generator().manual_seed(settings.seed)
+        # Each rank samples its own trajectories: its own random stream.
+        self.generator = torch.Generator().manual_seed(settings.seed + 1_000_003 * self.world.rank)
         self.replay = ReplayBuffer(settings.replay_capacity)
         self.data, self.data_fraction = data, data_fraction
         self.step = 0
@@ -191,13 +197,15 @@ class Trainer:
 
     # -- persistence ------------------------------------------------------------------------------
     def state_dict(self) -> dict:
+        """Everything needed to continue; the random streams and replay buffers of every rank
+        (a collective call when distributed)."""
         return {
             "step": self.step,
             "policy": self.policy.state_dict(),
             "loss": self.loss.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "replay": self.replay.state_dict(),
+            "generators": gather(self.generator.get_state(), self.world),
+            "replays": gather(self.replay.state_dict(), self.world),
             "settings": attrs.asdict(self.settings),
         }
 
@@ -206,17 +214,26 @@ class Trainer:
         self.policy.load_state_dict(payload["policy"])
         self.loss.load_state_dict(payload["loss"])
         self.optimizer.load_state_dict(payload["optimizer"])
-        self.generator.set_state(payload["generator"])
-        self.replay.load_state_dict(payload["replay"])
+        if len(payload["generators"]) != self.world.size:
+            raise CheckpointError(
+                f"the checkpoint was written by {len(payload['generators'])} process(es); resume "
+                f"it with the same number (this run has {self.world.size})"
+            )
+        self.generator.set_state(payload["generators"][self.world.rank])
+        self.replay.load_state_dict(payload["replays"][self.world.rank])
 
-    def save(self, extra: dict | None = None) -> Path:
-        return save_checkpoint(self.run_dir / CHECKPOINT, {**self.state_dict(), **(extra or {})})
+    def save(self) -> Path | None:
+        """Write the checkpoint (rank 0 only; every rank must call it)."""
+        payload = self.state_dict()
+        if not self.world.is_main:
+            return None
+        return save_checkpoint(self.run_dir / CHECKPOINT, payload)
 
     def resume(self) -> None:
         """Continue from ``run_dir/checkpoint.pt``; metrics logged after it are dropped."""
         self.load_state_dict(load_checkpoint(self.run_dir / CHECKPOINT))
         metrics = self.run_dir / METRICS
-        if metrics.exists():
+        if self.world.is_main and metrics.exists():
             kept = [line for line in metrics.read_text().splitlines() if json.loads(line)["step"] <= self.step]
             metrics.write_text("".join(line + "\n" for line in kept))
 
@@ -293,7 +310,8 @@ class Trainer:
     # -- the loop ----------------------------------------------------------------------------------
     def train(self, progress: bool = False, on_step: Callable[[dict], None] | None = None) -> None:
         s = self.settings
-        log = (self.run_dir / METRICS).open("a") if self.run_dir is not None else None
+        main = self.world.is_main
+        log = (self.run_dir / METRICS).open("a") if self.run_dir is not None and main else None
         started = time.perf_counter()
         try:
             while self.step < s.steps:
@@ -302,6 +320,7 @@ class Trainer:
                 value, log_r = self.batch_loss(transitions)
                 self.optimizer.zero_grad()
                 value.backward()
+                average_gradients([*self.policy.parameters(), *self.loss.parameters()], self.world)
                 self.optimizer.step()
                 self.replay.add(self.env, transitions.done, log_r.detach().double())
                 self.step += 1
@@ -312,7 +331,7 @@ class Trainer:
                     "log_z": self.learned_log_z(),
                     "mean_log_reward": float(log_r.mean()),
                     "max_log_reward": float(log_r.max()),
-                    "trajectories_per_s": s.batch_size / elapsed,
+                    "trajectories_per_s": s.batch_size * self.world.size / elapsed,
                 }
                 if log is not None:
                     log.write(json.dumps(metrics) + "\n")
@@ -320,14 +339,21 @@ class Trainer:
                 if on_step is not None:
                     on_step(metrics)
                 if self.run_dir is not None and (self.step % s.checkpoint_every == 0 or self.step == s.steps):
+                    self._check_ranks_agree()
                     self.save()
-                if progress:
+                if progress and main:
                     _progress(self.step, s.steps, metrics, time.perf_counter() - started)
         finally:
             if log is not None:
                 log.close()
-            if progress and sys.stderr.isatty():
+            if progress and main and sys.stderr.isatty():
                 sys.stderr.write("\n")
+
+    def _check_ranks_agree(self) -> None:
+        """All ranks must hold the same parameters (they apply the same averaged updates)."""
+        checksums = gather(parameters_checksum(self.policy), self.world)
+        if max(checksums) - min(checksums) > 1e-6 * max(1.0, abs(checksums[0])):
+            raise RuntimeError(f"ranks diverged: parameter checksums {checksums}")
 
 
 def _progress(step: int, total: int, metrics: dict, elapsed: float) -> None:
