@@ -17,6 +17,22 @@ LATTICE = "lattice"
 #: Number of columns of a composition tensor (Z = 0 … 118).
 N_COLUMNS_COMPOSITION = 119
 
+#: The 7 crystal systems of the International Tables.
+CRYSTAL_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
+
+#: The 8 crystal-lattice systems of Crystal-GFN (trigonal split into rhombohedral and hexagonal
+#: lattices), in the order every plugin uses for their indices.
+LATTICE_SYSTEMS = (
+    "triclinic",
+    "monoclinic",
+    "orthorhombic",
+    "tetragonal",
+    "trigonal-rhombohedral",
+    "trigonal-hexagonal",
+    "hexagonal",
+    "cubic",
+)
+
 DESCRIPTIONS = {
     SPACEGROUP: "int64 (batch,): international space-group number 1-230",
     COMPOSITION: "(batch, 119): atom counts of the unit cell indexed by atomic number Z",

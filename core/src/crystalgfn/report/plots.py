@@ -13,6 +13,7 @@ import numpy as np
 
 from crystalgfn.elements import symbols
 from crystalgfn.errors import ConfigError
+from crystalgfn.parts import CRYSTAL_SYSTEMS
 from crystalgfn.report.io import Crystals
 
 SAMPLE_COLOR = "#1f77b4"
@@ -39,15 +40,6 @@ LABELS = {
     "band_gap": "band gap",
     "n_atoms": "number of atoms",
 }
-CRYSTAL_SYSTEMS = (
-    "triclinic",
-    "monoclinic",
-    "orthorhombic",
-    "tetragonal",
-    "trigonal",
-    "hexagonal",
-    "cubic",
-)
 
 
 def _figure_class():

@@ -16,17 +16,7 @@ from dataclasses import dataclass
 import torch
 from crystalgfn.errors import ConfigError
 
-LATTICE_SYSTEMS: tuple[str, ...] = (
-    "triclinic",
-    "monoclinic",
-    "orthorhombic",
-    "tetragonal",
-    "trigonal-rhombohedral",
-    "trigonal-hexagonal",
-    "hexagonal",
-    "cubic",
-)
-"""The 8 lattice systems, in the order shared with the space-group plugin."""
+from crystalgfn.parts import LATTICE_SYSTEMS  # the 8 lattice systems, in the shared order
 
 (
     TRICLINIC,

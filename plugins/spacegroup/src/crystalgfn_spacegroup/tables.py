@@ -15,31 +15,9 @@ from dataclasses import dataclass
 from importlib import resources
 
 import numpy as np
+from crystalgfn.parts import CRYSTAL_SYSTEMS, LATTICE_SYSTEMS
 
 N_SPACE_GROUPS = 230
-
-CRYSTAL_SYSTEMS: tuple[str, ...] = (
-    "triclinic",
-    "monoclinic",
-    "orthorhombic",
-    "tetragonal",
-    "trigonal",
-    "hexagonal",
-    "cubic",
-)
-"""The 7 crystal systems."""
-
-LATTICE_SYSTEMS: tuple[str, ...] = (
-    "triclinic",
-    "monoclinic",
-    "orthorhombic",
-    "tetragonal",
-    "trigonal-rhombohedral",
-    "trigonal-hexagonal",
-    "hexagonal",
-    "cubic",
-)
-"""The 8 crystal-lattice systems of Crystal-GFN (trigonal split into R and P groups)."""
 
 POINT_SYMMETRIES: tuple[str, ...] = (
     "centrosymmetric",

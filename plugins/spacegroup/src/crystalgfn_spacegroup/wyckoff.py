@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tables import N_SPACE_GROUPS, wyckoff_positions
+from .tables import N_SPACE_GROUPS, _check_number, wyckoff_positions
 
 __all__ = [
     "WyckoffSignature",
@@ -77,18 +77,6 @@ class WyckoffSignature:
     def fixed_capacities(self) -> tuple[int, ...]:
         """Number of fixed orbits ``k_m`` per fixed-only class, shape (F,)."""
         return tuple(k for _, k in self.fixed)
-
-
-def _check_number(number: int) -> int:
-    if (
-        isinstance(number, bool)
-        or not isinstance(number, (int, np.integer))
-        or not 1 <= number <= N_SPACE_GROUPS
-    ):
-        raise ValueError(
-            f"space group number must be an int in 1..{N_SPACE_GROUPS}, got {number!r}"
-        )
-    return int(number)
 
 
 def _check_counts(counts: Sequence[int]) -> tuple[int, ...]:
