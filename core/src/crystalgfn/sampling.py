@@ -48,7 +48,9 @@ def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, temperature: fl
     return torch.log_softmax(scaled.masked_fill(~mask, NEG_INF), dim=1)
 
 
-def _choose(log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float, generator) -> torch.Tensor:
+def _choose(
+    log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float, generator, uniform: torch.Tensor | None = None
+) -> torch.Tensor:
     """One action per row by inverse-CDF sampling (much faster than ``torch.multinomial`` for
     thousands of actions), optionally mixed with the uniform policy over allowed actions."""
     probs = log_probs.exp()
@@ -56,7 +58,9 @@ def _choose(log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float, generat
         uniform = mask.to(probs.dtype) / mask.sum(dim=1, keepdim=True)
         probs = (1 - epsilon) * probs + epsilon * uniform
     cdf = probs.cumsum(dim=1)
-    u = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype) * cdf[:, -1:]
+    if uniform is None:
+        uniform = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
+    u = uniform.to(cdf.dtype) * cdf[:, -1:]
     actions = torch.searchsorted(cdf, u).squeeze(1).clamp(max=probs.shape[1] - 1)
     # Guard against landing on a forbidden action through rounding at a flat CDF step.
     bad = ~mask.gather(1, actions[:, None]).squeeze(1)
@@ -133,8 +137,13 @@ def rollout(
         blocks = _mask_blocks(env, parents)
         output, block_logits = _block_outputs(policy, env.encode(parents), blocks)
         actions = torch.empty(active.shape[0], dtype=torch.long, device=active.device)
+        # One uniform number per row, drawn for the whole batch as with a full-width mask, so
+        # that a seed gives the same trajectories whatever the blocks.
+        dtype = block_logits[0].dtype if block_logits else torch.get_default_dtype()
+        uniform = torch.rand(active.shape[0], 1, generator=generator, device=active.device, dtype=dtype)
         for (rows, columns, mask), logits in zip(blocks, block_logits):
-            chosen = _choose(masked_log_softmax(logits, mask, temperature), mask, epsilon, generator)
+            u = uniform if rows is None else uniform[rows]
+            chosen = _choose(masked_log_softmax(logits, mask, temperature), mask, epsilon, generator, u)
             if rows is None:
                 actions = columns[chosen]
             else:
@@ -200,27 +209,14 @@ def backward_transitions(env: Environment, done: State, generator=None) -> Trans
 def log_probs(env: Environment, policy: torch.nn.Module, transitions: Transitions, temperature: float = 1.0):
     """Per-transition ``(log P_F, log P_B, log F(parent))`` each ``(N,)`` (flow ``None`` when
     the policy has no flow head), differentiable in the policy's parameters."""
-    blocks = _mask_blocks(env, transitions.parents)
-    parent_out, block_logits = _block_outputs(policy, env.encode(transitions.parents), blocks)
+    # Full width on purpose: training must give bit-identical losses and gradients (a
+    # block-wise softmax or a sliced output layer differs in the last ulp, which changes long
+    # training runs); the cheaper parts (masks, the uniform backward policy) are exact.
+    parent_out = policy(env.encode(transitions.parents))
+    forward_mask = env.forward_mask(transitions.parents)
+    log_pf = masked_log_softmax(parent_out.logits, forward_mask, temperature)
+    log_pf = log_pf.gather(1, transitions.actions[:, None]).squeeze(1)
     actions = transitions.actions
-    pieces, order = [], []
-    for (rows, columns, mask), logits in zip(blocks, block_logits):
-        taken = actions if rows is None else actions[rows]
-        local = torch.searchsorted(columns, taken).clamp(max=columns.shape[0] - 1)
-        # An action outside the allowed columns has log-probability -inf, as with the full mask.
-        outside = columns[local] != taken
-        block_log_pf = masked_log_softmax(logits, mask, temperature).gather(1, local[:, None]).squeeze(1)
-        if bool(outside.any()):
-            block_log_pf = block_log_pf.masked_fill(outside, NEG_INF)
-        pieces.append(block_log_pf)
-        order.append(torch.arange(actions.shape[0], device=actions.device) if rows is None else rows)
-    if len(pieces) == 1 and blocks[0][0] is None:
-        log_pf = pieces[0]
-    else:
-        dtype = pieces[0].dtype if pieces else torch.get_default_dtype()
-        log_pf = torch.full((actions.shape[0],), NEG_INF, dtype=dtype, device=actions.device)
-        if pieces:
-            log_pf = log_pf.index_put((torch.cat(order),), torch.cat(pieces))
     if env.n_params:
         log_pf = log_pf + env.param_log_prob(
             transitions.parents, transitions.actions, transitions.params, parent_out.params

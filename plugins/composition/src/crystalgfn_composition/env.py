@@ -343,7 +343,35 @@ class CompositionEnv(Environment):
                 neutral=self.tables.neutral.to(device).reshape(-1),
                 z=self.z.to(device),
             )
+            cache[key]["pairs"] = self._slot_pairs(device)
         return cache[key]
+
+    def _slot_pairs(self, device) -> dict[str, torch.Tensor]:
+        """The (position, label) slots that some state may allow, with their constant parts of
+        the table indices and their action columns (for :meth:`_forward_mask_compact`)."""
+        chem, m, s = self.chem, self.max_count, self.n_slots
+        q_max = self.tables.max_charge
+        width = 2 * q_max + 1
+        counts = np.arange(1, m + 1)
+        k_c, s_c = np.nonzero(chem.slot_valid[:, 1:] & (chem.labels[:, 1:] != 0))
+        s_c = s_c + 1
+        value = chem.labels[k_c, s_c]
+        mode = np.where((value > 0) & chem.pauling, CATIONS, ANIONS)
+        (k_n,) = np.nonzero(chem.slot_valid[:, 0])
+        neutral_mode = np.where(chem.is_metal[k_n], 0, 1)
+        n_states_plus = self.trans.shape[0]
+        as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long, device=device)  # noqa: E731
+        return dict(
+            k=as_tensor(k_c),
+            value=as_tensor(value),
+            mode=as_tensor(mode),
+            shift=as_tensor(counts[None, :] * value[:, None]),  # (Lc, M)
+            base=as_tensor((((k_c + 1) * 2 + (mode - CATIONS)) * width)[:, None]),  # (Lc, 1)
+            columns=as_tensor(((k_c[:, None] * m + counts[None, :] - 1) * s + s_c[:, None]).reshape(-1)),
+            neutral_k=as_tensor(k_n),
+            neutral_base=as_tensor(((k_n + 1) * 2 + neutral_mode) * n_states_plus),
+            neutral_columns=as_tensor(((k_n[:, None] * m + counts[None, :] - 1) * s).reshape(-1)),
+        )
 
     def _terminal(self, state: State, t) -> torch.Tensor:
         """Bool ``(B,)``: the composition built so far is valid (may be closed now)."""
@@ -356,7 +384,80 @@ class CompositionEnv(Environment):
         return ok & (charged_ok | neutral_ok)
 
     def forward_mask(self, state: State) -> torch.Tensor:
+        """Bool ``(B, n_actions)``. The mask is a function of the prefix summary ``(last,
+        mode, charge, automaton, done)`` only, so it is computed once per distinct summary in
+        the batch (typically several times fewer than rows), and only over the (element,
+        label) slots that can ever be allowed; the result equals
+        :meth:`_forward_mask_dense` bit for bit."""
         t = self._tensors(state["last"].device)
+        q_max = self.tables.max_charge
+        charge = state["charge"]
+        if charge.numel() == 0 or bool((charge.abs() > q_max).any()):
+            return self._forward_mask_dense(state, t)
+        width = 2 * q_max + 1
+        n_g = self.trans.shape[0]
+        last, mode, g, done = state["last"], state["mode"], state["automaton"], state["done"]
+        key = ((((last + 1) * 5 + mode) * width + (charge + q_max)) * n_g + g) * 2 + done.long()
+        unique, inverse = torch.unique(key, return_inverse=True)
+        rest, u_done = unique.div(2, rounding_mode="floor"), (unique % 2).bool()
+        rest, u_g = rest.div(n_g, rounding_mode="floor"), rest % n_g
+        rest, u_charge = rest.div(width, rounding_mode="floor"), rest % width - q_max
+        u_last, u_mode = rest.div(5, rounding_mode="floor") - 1, rest % 5
+        summary = {"last": u_last, "mode": u_mode, "charge": u_charge, "automaton": u_g, "done": u_done}
+        compact = self._forward_mask_compact(summary, t)
+        return compact[inverse]
+
+    def _forward_mask_compact(self, state: State, t) -> torch.Tensor:
+        """:meth:`_forward_mask_dense` evaluated only on the slots listed in
+        ``t["pairs"]`` (every other slot is always forbidden)."""
+        p = t["pairs"]
+        u = state["last"].shape[0]
+        k, m = len(self.symbols), self.max_count
+        device = state["last"].device
+        positions = torch.arange(k, device=device)
+        last, mode, charge = state["last"], state["mode"], state["charge"]
+        open_ = ~state["done"]
+        reachable = (positions[None] > last[:, None]) & (positions[None] <= t["limits"][last + 1][:, None])
+        reachable &= open_[:, None]  # (U, K)
+        next_g = t["trans"][state["automaton"]][:, 1:]  # (U, M)
+        n_states_plus = self.trans.shape[0]
+        width = 2 * self.tables.max_charge + 1
+        out = torch.zeros(u, self.n_actions, dtype=torch.bool, device=device)
+
+        # Charged slots (U, Lc, M).
+        kc, vc, nmc = p["k"], p["value"], p["mode"]
+        from_start = mode == START
+        from_cations = mode == CATIONS
+        from_anions = mode == ANIONS
+        en_up = t["en"][kc][None, :] > t["en"][last.clamp(min=0)][:, None]  # (U, Lc)
+        is_cation, is_anion = (nmc == CATIONS)[None], (nmc == ANIONS)[None]
+        rule = (
+            from_start[:, None]
+            | (from_cations[:, None] & (is_cation | (is_anion & en_up)))
+            | (from_anions[:, None] & is_anion)
+        )
+        rule &= reachable[:, kc]
+        q_index = (charge + self.tables.max_charge)[:, None, None] + p["shift"][None]  # (U, Lc, M)
+        in_range = (q_index >= 0) & (q_index < width)
+        flat = (p["base"][None] + q_index.clamp(0, width - 1)) * n_states_plus + next_g[:, None, :]
+        charged_ok = t["charged"][flat] & in_range & rule[:, :, None]
+        out[:, p["columns"]] = charged_ok.reshape(u, -1)
+
+        # Neutral slot (U, Ln, M).
+        kn = p["neutral_k"]
+        metal = t["metal"][kn]
+        to_metal = metal[None, :] & (from_start | (mode == NEUTRAL_METAL))[:, None]
+        to_single = (~metal)[None, :] & from_start[:, None]
+        flat_n = p["neutral_base"][None, :, None] + next_g[:, None, :]
+        neutral_ok = t["neutral"][flat_n] & ((to_metal | to_single) & reachable[:, kn])[:, :, None]
+        out[:, p["neutral_columns"]] = neutral_ok.reshape(u, -1)
+        out[:, -1] = self._terminal(state, t)
+        return out
+
+    def _forward_mask_dense(self, state: State, t=None) -> torch.Tensor:
+        """Reference implementation of :meth:`forward_mask` over the full ``(B, K, M, S)``
+        grid (used for states whose charge lies outside the tables, and pinned by tests)."""
+        t = t if t is not None else self._tensors(state["last"].device)
         b = state["last"].shape[0]
         k, m, s = len(self.symbols), self.max_count, self.n_slots
         device = state["last"].device
@@ -634,10 +735,33 @@ class CompositionEnv(Environment):
         reward of the composition, not of its labelled variants."""
         t = self._tensors(state["counts"].device)
         counts = state["counts"]
+        batch = counts.shape[0]
+        # Charges of partial labellings never exceed sum_k counts_k * max|label_k| in size, so
+        # each row's dynamic programme only needs that range of charges (entries beyond it
+        # stay zero). Rows are grouped by that bound and each group runs on its own range:
+        # the counts are small integers, exact in float64, so the result is the same as over
+        # the full table range at a fraction of the cost.
+        if "max_abs_label" not in t:
+            t["max_abs_label"] = torch.where(t["valid"], t["labels"].abs(), 0).max(dim=1).values
+        if batch == 0:
+            return torch.zeros(0, dtype=torch.float64, device=counts.device)
+        bound = (counts.clamp(min=0) * t["max_abs_label"][None]).sum(dim=1).clamp(max=self.tables.max_charge)
+        out = torch.empty(batch, dtype=torch.float64, device=counts.device)
+        low = 0
+        for high in (32, 96, 224, self.tables.max_charge):
+            rows = ((bound > low) & (bound <= high)) if low else (bound <= high)
+            low = high
+            if bool(rows.any()):
+                index = rows.nonzero().squeeze(1)
+                out[index] = self._log_label_count_rows(counts[index], t, max(min(high, self.tables.max_charge), 1))
+        return out
+
+    def _log_label_count_rows(self, counts: torch.Tensor, t, q_max: int) -> torch.Tensor:
+        """:meth:`log_label_count` of ``counts`` ``(B, K)`` whose labellings' partial charges
+        all lie within ``[-q_max, q_max]``."""
         device = counts.device
         batch, k = counts.shape
         present = counts > 0
-        q_max = self.tables.max_charge
         width = 2 * q_max + 1
         # The i-th present element of each row (positions ascending), padded with -1.
         positions = torch.arange(k, device=device)
