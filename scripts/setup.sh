@@ -29,6 +29,8 @@ done
 echo "==> installing ${packages[*]}"
 editable=()
 for dir in "${packages[@]}"; do editable+=(-e "$dir"); done
+# The core with its "report" extra (matplotlib): the main job writes plots.
+editable[1]="core[report]"
 "${PIP[@]}" --no-build-isolation "${editable[@]}"
 
 if [ "${1:-}" = "--test" ]; then
