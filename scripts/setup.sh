@@ -21,16 +21,17 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
 fi
 "${PIP[@]}" "setuptools>=68" wheel
 
-# Every distribution of the monorepo, editable, core first.
+# Every distribution of the monorepo, editable: the core first, with its "report" extra
+# (matplotlib), since the main job draws plots.
 packages=(core)
+editable=(-e "core[report]")
 for dir in plugins/* proxies/*; do
-  [ -f "$dir/pyproject.toml" ] && packages+=("$dir")
+  if [ -f "$dir/pyproject.toml" ]; then
+    packages+=("$dir")
+    editable+=(-e "$dir")
+  fi
 done
 echo "==> installing ${packages[*]}"
-editable=()
-for dir in "${packages[@]}"; do editable+=(-e "$dir"); done
-# The core with its "report" extra (matplotlib): the main job writes plots.
-editable[1]="core[report]"
 "${PIP[@]}" --no-build-isolation "${editable[@]}"
 
 if [ "${1:-}" = "--test" ]; then
