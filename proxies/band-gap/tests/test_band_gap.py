@@ -1,24 +1,13 @@
-"""Offline loading, shapes, accuracy on the shipped real slice, element errors, plugin."""
+"""The shipped band gap proxy: the MLP-proxy contract and known compounds."""
 
-import json
 from pathlib import Path
 
 import pytest
-import torch
 
-from crystalgfn.elements import atomic_number
-from crystalgfn_mlp import UnsupportedElementError
 from crystalgfn_band_gap import BandGap
+from crystalgfn_mlp.testing import check_shipped_proxy, one_crystal, slice_batch
 
 SLICE = Path(__file__).resolve().parents[3] / "tests" / "data" / "mp_slice.csv"
-
-
-def _one(sg, comp, lattice):
-    counts = torch.zeros(1, 119)
-    for symbol, n in comp.items():
-        counts[0, atomic_number(symbol)] = n
-    return {"spacegroup": torch.tensor([sg]), "composition": counts,
-            "lattice": torch.tensor([lattice], dtype=torch.float32)}
 
 
 @pytest.fixture(scope="module")
@@ -26,80 +15,9 @@ def proxy():
     return BandGap()
 
 
-@pytest.fixture(scope="module")
-def slice_batch():
-    pd = pytest.importorskip("pandas")
-    if not SLICE.exists():
-        pytest.skip("tests/data/mp_slice.csv not found")
-    from crystalgfn_mlp.data import table_to_arrays
-
-    frame = pd.read_csv(SLICE)
-    arrays = table_to_arrays(frame)
-    batch = {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}
-    return frame, batch
-
-
-def test_metadata_and_class_attributes(proxy):
-    assert BandGap.name == "band_gap"
-    assert BandGap.requires == ("spacegroup", "composition", "lattice")
-    meta = proxy.metadata
-    assert meta["target"] == "band_gap" and meta["unit"] == BandGap.unit
-    assert meta["split"]["seed"] == 0 and meta["split"]["by"] == "material_id"
-    assert set(meta["split"]["sizes"]) == {"train", "val", "test"}
-    assert {"val_mae", "test_mae"} <= set(meta["metrics"])
-    assert "Materials Project" in meta["provenance"]
-    assert len(proxy.accepted_elements) > 60
-
-
-def test_predict_shape_dtype_finite(proxy, slice_batch):
-    _, batch = slice_batch
-    out = proxy(batch)
-    assert out.shape == (len(batch["spacegroup"]),)
-    assert out.dtype == torch.float32
-    assert torch.isfinite(out).all()
-    # int64 counts and float64 lattice are accepted too, and chunking does not change results
-    batch64 = {**batch, "composition": batch["composition"].long(),
-               "lattice": batch["lattice"].double()}
-    small = BandGap(chunk_size=7)
-    torch.testing.assert_close(small(batch64), out, rtol=1e-4, atol=1e-4)
-
-
-def test_reproduces_recorded_test_mae_on_slice(proxy, slice_batch):
-    frame, batch = slice_batch
-    test = torch.tensor((frame["split"] == "test").to_numpy())
-    assert int(test.sum()) >= 150  # the slice's random rows come from the test split
-    y = torch.tensor(frame["band_gap"].to_numpy(), dtype=torch.float32)
-    mae = float((proxy(batch)[test] - y[test]).abs().mean())
-    recorded = proxy.metadata["metrics"]["test_mae"]
-    # ~200 rows: sampling noise is large, so only a loose bound
-    assert mae < 2.0 * recorded + 0.05, (mae, recorded)
-
-
-def test_unknown_element_raises_with_names(proxy):
-    z_ok = {atomic_number(s) for s in proxy.accepted_elements}
-    missing = next(z for z in range(1, 119) if z not in z_ok)
-    from crystalgfn.elements import symbols
-
-    batch = _one(225, {"Na": 4, "Cl": 4}, [5.69, 5.69, 5.69, 90, 90, 90])
-    batch["composition"][0, missing] = 1
-    with pytest.raises(UnsupportedElementError) as info:
-        proxy(batch)
-    message = str(info.value)
-    assert symbols()[missing] in message and "accepts only" in message and "Na" in message
-
-
-def test_empty_batch(proxy):
-    batch = {"spacegroup": torch.zeros(0, dtype=torch.int64), "composition": torch.zeros(0, 119),
-             "lattice": torch.zeros(0, 6)}
-    assert proxy(batch).shape == (0,)
-
-
-def test_plugin_registers_class():
-    from crystalgfn_band_gap import plugin
-
-    registered = []
-    plugin.register_proxies(register=registered.append)
-    assert registered == [BandGap]
+def test_shipped_proxy_contract():
+    pytest.importorskip("pandas")
+    check_shipped_proxy(BandGap, "band_gap", "crystalgfn_band_gap.plugin", SLICE)
 
 
 def test_entry_point_declared():
@@ -111,10 +29,11 @@ def test_entry_point_declared():
     assert names["band_gap"] == "crystalgfn_band_gap.plugin"
 
 
-def test_sanity_known_compounds(proxy, slice_batch):
-    nacl = proxy(_one(225, {"Na": 4, "Cl": 4}, [5.69169, 5.69169, 5.69169, 90, 90, 90]))
-    fe = proxy(_one(229, {"Fe": 2}, [2.84, 2.84, 2.84, 90, 90, 90]))
+def test_sanity_known_compounds(proxy):
+    nacl = proxy(one_crystal(225, {"Na": 4, "Cl": 4}, [5.69169, 5.69169, 5.69169, 90, 90, 90]))
+    fe = proxy(one_crystal(229, {"Fe": 2}, [2.84, 2.84, 2.84, 90, 90, 90]))
     assert float(nacl) > 3.0  # DFT 5.00 eV
     assert float(fe) < 0.3  # metal
-    _, batch = slice_batch
+    pytest.importorskip("pandas")
+    _, batch = slice_batch(SLICE)
     assert (proxy(batch) >= 0).all()  # predictions are clipped at 0
