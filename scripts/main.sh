@@ -12,6 +12,6 @@ echo "==> training configs/formation_energy.toml into $run"
 echo "==> sampling 10,000 crystals"
 .venv/bin/crystalgfn sample --run "$run" -n 10000 --out "$run/samples.csv"
 echo "==> writing the report (reference: data/mp_validation.csv, the proxies' validation crystals)"
-.venv/bin/crystalgfn report "$run/samples.csv" --reference data/mp_validation.csv --out "$run/report"
+.venv/bin/crystalgfn report "$run/samples.csv" --run "$run" --reference data/mp_validation.csv --out "$run/report"
 echo
 echo "Report: $PWD/$run/report/report.md"

@@ -17,6 +17,6 @@ for name in "${names[@]}"; do
   .venv/bin/crystalgfn train --config "configs/$name.toml" --out "$run"
   echo "$(( $(date +%s) - start ))" > "$run/train_seconds"
   .venv/bin/crystalgfn sample --run "$run" -n 10000 --out "$run/samples.csv"
-  .venv/bin/crystalgfn report "$run/samples.csv" --reference data/mp_validation.csv --out "$run/report"
+  .venv/bin/crystalgfn report "$run/samples.csv" --run "$run" --reference data/mp_validation.csv --out "$run/report"
 done
 .venv/bin/python scripts/results_table.py

@@ -18,6 +18,8 @@ CHECKS = {
     "charge_neutral",
     "within_space",
     "positive_volume",
+    "within_ranges",
+    "allowed_space_group",
     "wyckoff_compatible",
     "lattice_system_consistent",
 }
@@ -170,3 +172,16 @@ def test_cli_input_errors_exit_2(tmp_path, capsys, content, message):
     assert main(["report", str(samples), "--out", str(tmp_path / "r")]) == 2
     error = capsys.readouterr().err
     assert error.startswith("crystalgfn: error:") and message in error
+
+
+def test_report_checks_a_restricted_run(tmp_path):
+    """The report of a restricted sampler checks the restriction on every sample."""
+    samples = tmp_path / "samples.csv"
+    flags = ["--elements", "Fe,O", "--crystal-systems", "cubic", "--lengths", "10:20"]
+    assert main(["sample", "-n", "50", "--out", str(samples), *flags]) == 0
+    assert main(["report", str(samples), "--out", str(tmp_path / "ok"), *flags]) == 0
+    validity = json.loads((tmp_path / "ok" / "metrics.json").read_text())["validity"]
+    assert validity["within_space"] == validity["allowed_space_group"] == validity["within_ranges"] == 1.0
+    assert main(["report", str(samples), "--out", str(tmp_path / "bad"), "--elements", "Li,O", "--lengths", "12:20"]) == 0
+    validity = json.loads((tmp_path / "bad" / "metrics.json").read_text())["validity"]
+    assert validity["within_space"] < 1.0 and validity["within_ranges"] < 1.0

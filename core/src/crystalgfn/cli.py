@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import json
 import sys
 
@@ -120,9 +121,19 @@ def cmd_sample(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from crystalgfn.report import build_report
 
-    metrics = build_report(
-        args.samples, args.out, reference_csv=args.reference, env=args.env, top=args.top
-    )
+    from crystalgfn.restrictions import restrictions_from_args
+
+    env = args.env
+    if args.run:
+        from crystalgfn.config import RunConfig
+
+        env = RunConfig.from_file(Path(args.run) / "config.toml").build_env()
+    restrictions = restrictions_from_args(args)
+    if restrictions:
+        from crystalgfn.compose import make_env
+
+        env = (make_env(env or "crystal") if env is None or isinstance(env, str) else env).restrict(**restrictions)
+    metrics = build_report(args.samples, args.out, reference_csv=args.reference, env=env, top=args.top)
     valid = metrics["validity"].get("all")
     print(
         f"{metrics['samples']['n']} samples: valid {'n/a' if valid is None else f'{valid:.3f}'}, "
@@ -196,9 +207,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--reference", help="reference CSV in the same format, or a Materials Project table"
     )
-    report.add_argument(
-        "--env", default=None, help="environment spec whose checks to run (default: crystal)"
-    )
+    source = report.add_mutually_exclusive_group()
+    source.add_argument("--env", default=None, help="environment spec whose checks to run (default: crystal)")
+    source.add_argument("--run", help="check against the environment of this training run (restrictions included)")
+    add_restriction_arguments(report)
     report.add_argument("--out", required=True, help="report directory to write")
     report.add_argument("--top", type=int, default=100, help="k of top-k by reward (default 100)")
     report.set_defaults(handler=cmd_report)

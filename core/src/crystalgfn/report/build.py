@@ -67,12 +67,16 @@ def build_report(
     samples_csv: str | os.PathLike,
     out_dir: str | os.PathLike,
     reference_csv: str | os.PathLike | None = None,
-    env: str | None = None,
+    env=None,
     top: int = 100,
     plot: bool = True,
 ) -> dict:
     """Write the report of ``samples_csv`` into ``out_dir``; returns the metrics (as written
-    to ``out_dir/metrics.json``). See ``docs/report.md`` for every metric."""
+    to ``out_dir/metrics.json``). See ``docs/report.md`` for every metric.
+
+    ``env`` is the environment whose validity checks run: a spec (default ``"crystal"``) or an
+    environment object, e.g. a run's restricted environment, so that a restriction is checked
+    on every sample rather than assumed."""
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ConfigError(f"--top must be a positive integer, got {top!r}")
     if plot:
@@ -83,8 +87,11 @@ def build_report(
     samples = read_crystals(samples_csv, "samples")
     out.mkdir(parents=True, exist_ok=True)
     reference = load_reference(reference_csv, out) if reference_csv is not None else None
-    spec = env or "crystal"
-    env_ = environment(spec)
+    if env is None or isinstance(env, str):
+        spec = env or "crystal"
+        env_ = environment(spec)
+    else:
+        env_, spec = env, getattr(env, "spec", env.name)
 
     checks = m.row_validity(env_, samples.values)
     valid = m.all_valid(checks, samples.n)

@@ -404,7 +404,19 @@ class LatticeEnv(Environment):
     def validity(self, values) -> dict[str, torch.Tensor]:
         """``positive_volume``: the angles give a real cell and every length is positive."""
         lattice = values["lattice"].double()
-        return {"positive_volume": (volume_factor(lattice) > 0) & (lattice[:, :3] > 0).all(dim=1)}
+        (l_lo, l_hi), (a_lo, a_hi) = self.lengths, self.angles
+        lengths, angles = lattice[:, :3], lattice[:, 3:]
+        # Fixed angles (90°, 120°) of a lattice system are not sampled, so only free-looking
+        # angles are held to the range: an angle counts as inside when in range or fixed.
+        fixed = ((angles - 90).abs() < 1e-6) | ((angles - 120).abs() < 1e-6)
+        in_range = (
+            ((lengths >= l_lo - 1e-9) & (lengths <= l_hi + 1e-9)).all(dim=1)
+            & (((angles >= a_lo - 1e-9) & (angles <= a_hi + 1e-9)) | fixed).all(dim=1)
+        )
+        return {
+            "positive_volume": (volume_factor(lattice) > 0) & (lengths > 0).all(dim=1),
+            "within_ranges": in_range,
+        }
 
     def consistent_with_systems(self, values, systems: torch.Tensor) -> torch.Tensor:
         """Bool ``(B,)``: each lattice obeys the equalities and fixed angles of its system

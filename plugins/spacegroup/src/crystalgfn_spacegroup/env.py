@@ -218,6 +218,13 @@ class SpaceGroupEnv(Environment):
     def values(self, state: State) -> dict[str, torch.Tensor]:
         return {"spacegroup": state["space_group"].clone()}
 
+    def validity(self, values) -> dict[str, torch.Tensor]:
+        """``allowed_space_group``: the group is among this environment's allowed groups."""
+        groups = values["spacegroup"].long()
+        inside = (groups >= 1) & (groups <= N_SPACE_GROUPS)
+        allowed = self.allowed.to(groups.device)[groups.clamp(0, N_SPACE_GROUPS)]
+        return {"allowed_space_group": inside & allowed}
+
     def describe(self, values) -> dict[str, list]:
         groups = values["spacegroup"].tolist()
         facts = [space_group(g) for g in groups]
