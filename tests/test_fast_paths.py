@@ -104,3 +104,19 @@ def test_log_label_count_matches_brute_force(crystal):
         neutral = len(chosen) == 1 or (metals and chem.alloys)
         expected = torch.log(torch.tensor(float(max(charged + neutral, 1)), dtype=torch.float64))
         assert torch.isclose(fast[row], expected, atol=1e-12), (row, counts)
+
+
+def test_exploration_settings_sample_valid_crystals(crystal_env):
+    """ε-mixing with the uniform policy and a temperature on the logits (the training
+    defaults of the shipped configs) give valid trajectories."""
+    from crystalgfn.policy import MLPPolicy
+    from crystalgfn.sampling import rollout
+
+    policy = MLPPolicy(crystal_env, hidden=32, layers=1)
+    for epsilon, temperature in ((0.02, 1.0), (0.5, 2.0), (1.0, 0.5)):
+        transitions = rollout(
+            crystal_env, policy, 64, torch.Generator().manual_seed(0), temperature=temperature, epsilon=epsilon
+        )
+        assert bool(crystal_env.is_done(transitions.done).all())
+        checks = crystal_env.validity(crystal_env.values(transitions.done))
+        assert all(bool(passed.all()) for passed in checks.values())

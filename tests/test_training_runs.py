@@ -1,6 +1,7 @@
 """Training runs on disk: config validation, train -> sample, resume, corrupt checkpoints."""
 
 import csv
+from pathlib import Path
 import json
 
 import pytest
@@ -136,3 +137,12 @@ def test_training_from_a_data_set_of_crystals(tmp_path):
     assert trainer.step == 2
     with pytest.raises(ConfigError, match="data_fraction needs data"):
         build_trainer(RunConfig.from_dict({"proxy": "density", "data_fraction": 0.5}), None)
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.toml")))
+def test_every_shipped_config_trains(name):
+    """The committed run configs (main job and experiments) build and take training steps."""
+    path = Path(__file__).resolve().parents[1] / "configs" / f"{name}.toml"
+    trainer = build_trainer(RunConfig.from_file(path), None, steps=2, batch_size=8)
+    trainer.train()
+    assert trainer.step == 2

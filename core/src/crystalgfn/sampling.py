@@ -49,18 +49,19 @@ def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, temperature: fl
 
 
 def _choose(
-    log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float, generator, uniform: torch.Tensor | None = None
+    log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float, generator, draws: torch.Tensor | None = None
 ) -> torch.Tensor:
     """One action per row by inverse-CDF sampling (much faster than ``torch.multinomial`` for
-    thousands of actions), optionally mixed with the uniform policy over allowed actions."""
+    thousands of actions), optionally mixed with the uniform policy over allowed actions.
+    ``draws`` ``(B, 1)`` are the uniform random numbers to use (drawn here if ``None``)."""
     probs = log_probs.exp()
     if epsilon > 0:
-        uniform = mask.to(probs.dtype) / mask.sum(dim=1, keepdim=True)
-        probs = (1 - epsilon) * probs + epsilon * uniform
+        uniform_policy = mask.to(probs.dtype) / mask.sum(dim=1, keepdim=True)
+        probs = (1 - epsilon) * probs + epsilon * uniform_policy
     cdf = probs.cumsum(dim=1)
-    if uniform is None:
-        uniform = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
-    u = uniform.to(cdf.dtype) * cdf[:, -1:]
+    if draws is None:
+        draws = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
+    u = draws.to(cdf.dtype) * cdf[:, -1:]
     actions = torch.searchsorted(cdf, u).squeeze(1).clamp(max=probs.shape[1] - 1)
     # Guard against landing on a forbidden action through rounding at a flat CDF step.
     bad = ~mask.gather(1, actions[:, None]).squeeze(1)
