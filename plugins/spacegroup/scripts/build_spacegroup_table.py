@@ -36,25 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-CRYSTAL_SYSTEMS = (
-    "triclinic",
-    "monoclinic",
-    "orthorhombic",
-    "tetragonal",
-    "trigonal",
-    "hexagonal",
-    "cubic",
-)
-LATTICE_SYSTEMS = (
-    "triclinic",
-    "monoclinic",
-    "orthorhombic",
-    "tetragonal",
-    "trigonal-rhombohedral",
-    "trigonal-hexagonal",
-    "hexagonal",
-    "cubic",
-)
+from crystalgfn.parts import CRYSTAL_SYSTEMS, LATTICE_SYSTEMS
+
 POINT_SYMMETRIES = (
     "centrosymmetric",
     "non-centrosymmetric",
