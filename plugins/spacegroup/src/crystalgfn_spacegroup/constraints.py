@@ -29,7 +29,14 @@ TABLE_MAX_COUNT = 32
 TABLE_MAX_ELEMENTS = 6
 
 
-def _feasibility_by_group(composition: Environment, groups: list[int]) -> tuple[np.ndarray, np.ndarray]:
+def _no_composition_fits(n_groups: int) -> InfeasibleError:
+    return InfeasibleError(
+        f"no composition allowed by the composition environment fits the Wyckoff positions of any "
+        f"allowed space group ({n_groups} groups)"
+    )
+
+
+def _feasibility_by_group(composition: Environment) -> tuple[np.ndarray, np.ndarray]:
     """Wyckoff feasibility of the composition environment's count multisets.
 
     Returns ``(table, ranks)``: ``table`` bool ``(231, M)`` over all multisets of the Wyckoff
@@ -82,15 +89,12 @@ class SpaceGroupToLattice(Constraint):
 
 class SpaceGroupToComposition(Constraint):
     def prepare(self, source, target):
-        table, ranks = _feasibility_by_group(target, source.groups)
+        table, ranks = _feasibility_by_group(target)
         languages = {g: table[g][ranks] for g in source.groups}
         target = target.with_count_languages(languages)
         keep = [g for g in source.groups if target.language_feasible(g)]
         if not keep:
-            raise InfeasibleError(
-                f"no composition allowed by the composition environment fits the Wyckoff positions of any "
-                f"allowed space group ({len(source.groups)} groups)"
-            )
+            raise _no_composition_fits(len(source.groups))
         return source.with_groups(keep), target
 
     def validity(self, source_values, target, target_values):
@@ -105,14 +109,11 @@ class CompositionToSpaceGroup(Constraint):
     ANY_GROUP = 0
 
     def prepare(self, source, target):
-        table, ranks = _feasibility_by_group(source, target.groups)
+        table, ranks = _feasibility_by_group(source)
         union = table[target.groups][:, ranks].any(axis=0)
         source = source.with_count_languages({self.ANY_GROUP: union})
         if not source.language_feasible(self.ANY_GROUP):
-            raise InfeasibleError(
-                f"no composition allowed by the composition environment fits the Wyckoff positions of any "
-                f"allowed space group ({len(target.groups)} groups)"
-            )
+            raise _no_composition_fits(len(target.groups))
         self._table = torch.from_numpy(table.copy())
         self._max_count = source.max_count
         self._width = source.max_elements
