@@ -183,7 +183,7 @@ class Trainer:
             flow_head=loss.needs_flows,
         ).to(self.device)
         self.loss.to(self.device)
-        log_z = [p for n, p in loss.named_parameters()]
+        log_z = list(loss.parameters())
         groups = [{"params": list(self.policy.parameters()), "lr": settings.lr}]
         if log_z:
             groups.append({"params": log_z, "lr": settings.lr_log_z})
@@ -266,14 +266,15 @@ class Trainer:
         log_pf, log_pb, log_flow = log_probs(self.env, self.policy, transitions)
         batch = transitions.lengths.shape[0]
         steps = int(transitions.lengths.max())
-        flat = transitions.trajectory * steps + transitions.step
 
         def matrix(values: torch.Tensor, width: int = steps) -> torch.Tensor:
             out = values.new_zeros(batch * width)
             index = transitions.trajectory * width + transitions.step
             return out.index_put((index,), values).reshape(batch, width)
 
-        step_mask = torch.zeros(batch * steps, dtype=torch.bool).index_fill(0, flat, True).reshape(batch, steps)
+        # Steps of a trajectory are numbered 0 .. length - 1.
+        lengths = transitions.lengths
+        step_mask = torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
         flows = None
         if self.loss.needs_flows:
             flows = matrix(log_flow, steps + 1)
