@@ -48,6 +48,18 @@ def init_world(device: torch.device) -> World:
     return World(rank=dist.get_rank(), size=dist.get_world_size())
 
 
+def leave_world(world: World) -> None:
+    """Wait for every rank, then tear the process group down.
+
+    Without this, a rank that finishes first exits while gloo's background threads still hold
+    connections to its peers, and the C++ runtime aborts it ("terminate called without an
+    active exception"), so ``torchrun`` reports a failed run after a successful one.
+    """
+    if world.active and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def average_gradients(parameters, world: World) -> None:
     """Average ``.grad`` of ``parameters`` over all ranks (in place)."""
     if not world.active:

@@ -17,6 +17,7 @@ from crystalgfn.atomic import write_text
 from crystalgfn.checkpoint import load_checkpoint
 from crystalgfn.config import RunConfig
 from crystalgfn.data import load_done_states
+from crystalgfn.distributed import leave_world
 from crystalgfn.env import Environment
 from crystalgfn.errors import CheckpointError, ConfigError
 from crystalgfn.states import State
@@ -72,6 +73,7 @@ def train(config_path: str | Path, out: str | Path, resume: bool = False, progre
     if resume:
         trainer.resume()
     trainer.train(progress=True if progress is None else progress)
+    leave_world(trainer.world)
     return checkpoint
 
 
