@@ -51,7 +51,9 @@ def cases():
 
 
 def settings(steps: int, lr: float) -> TrainSettings:
-    return TrainSettings(steps=steps, batch_size=64, lr=lr, lr_log_z=0.1, hidden=64, layers=2, seed=0)
+    return TrainSettings(
+        steps=steps, batch_size=64, lr=lr, lr_log_z=0.1, lr_schedule="cosine", hidden=64, layers=2, seed=0
+    )
 
 
 def main() -> None:

@@ -71,6 +71,48 @@ def test_log_probs_match_full_width_reference(crystal):
     assert bool(torch.isfinite(log_pf).all())
 
 
+def test_tracked_rollout_records_the_full_width_log_probs(crystal):
+    """Training reuses the forward log-probabilities a rollout computes on its narrow mask
+    blocks; they equal the full-width ones, and so do their gradients."""
+    torch.manual_seed(0)
+    policy = MLPPolicy(crystal, hidden=64, layers=2)
+    with torch.no_grad():
+        for p in policy.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    tr = rollout(crystal, policy, 100, torch.Generator().manual_seed(4), track_log_probs=True)
+    assert tr.log_pf is not None and tr.log_pf.requires_grad
+    ref_pf, _ = _reference_log_probs(crystal, policy, tr)
+    assert torch.allclose(tr.log_pf, ref_pf, atol=1e-5, rtol=1e-5)
+    tracked = torch.autograd.grad(tr.log_pf.sum(), list(policy.parameters()))
+    reference = torch.autograd.grad(ref_pf.sum(), list(policy.parameters()))
+    for a, b in zip(tracked, reference):
+        assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
+    # The same seed samples the same trajectories whether or not log-probabilities are tracked.
+    plain = rollout(crystal, policy, 100, torch.Generator().manual_seed(4))
+    assert plain.log_pf is None and torch.equal(plain.actions, tr.actions)
+
+
+def test_inverse_cdf_draws_follow_the_policy():
+    """``_choose`` samples softmax(logits / T) over the allowed actions: 200,000 draws on a
+    4-action row with one forbidden action match the probabilities to sampling precision."""
+    from crystalgfn.sampling import _choose
+
+    n = 200_000
+    logits = torch.tensor([[0.3, -1.0, 2.0, 0.5]]).expand(n, -1)
+    mask = torch.tensor([[True, True, False, True]]).expand(n, -1)
+    draws = torch.rand(n, 1, generator=torch.Generator().manual_seed(5))
+    for temperature, epsilon in ((1.0, 0.0), (2.0, 0.0), (1.0, 0.3)):
+        chosen = _choose(logits, mask, temperature, epsilon, draws)
+        frequencies = torch.bincount(chosen, minlength=4).double() / n
+        expected = torch.softmax((logits[0] / temperature).masked_fill(~mask[0], NEG_INF), 0).double()
+        expected = (1 - epsilon) * expected + epsilon * mask[0].double() / 3
+        assert frequencies[2] == 0
+        assert torch.allclose(frequencies, expected, atol=4e-3), (temperature, epsilon, frequencies, expected)
+    # A draw at the very top of the CDF never lands on a forbidden last column.
+    edge = _choose(torch.zeros(1, 3), torch.tensor([[True, True, False]]), 1.0, 0.0, torch.tensor([[1.0]]))
+    assert int(edge) in (0, 1)
+
+
 def test_block_sampling_follows_the_full_mask(crystal):
     """Every sampled action is allowed by the full mask, and blocks with the uniform policy
     give the full mask's uniform log-probabilities."""

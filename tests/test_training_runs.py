@@ -31,9 +31,9 @@ kind = "{kind}"
 """
 
 
-def write_config(tmp_path, proxy="density", kind="identity", steps=8):
+def write_config(tmp_path, proxy="density", kind="identity", steps=8, lr_schedule="constant"):
     path = tmp_path / "run.toml"
-    path.write_text(CONFIG.format(proxy=proxy, kind=kind, steps=steps))
+    path.write_text(f'lr_schedule = "{lr_schedule}"\n' + CONFIG.format(proxy=proxy, kind=kind, steps=steps))
     return path
 
 
@@ -59,8 +59,9 @@ def test_train_with_a_third_party_proxy(tmp_path, installed_example):
     assert "volume_per_atom" in (tmp_path / "s.csv").read_text().splitlines()[0]
 
 
-def test_resume_after_a_crash_gives_the_same_parameters(tmp_path):
-    config = write_config(tmp_path, steps=8)
+@pytest.mark.parametrize("lr_schedule", ["constant", "cosine"])
+def test_resume_after_a_crash_gives_the_same_parameters(tmp_path, lr_schedule):
+    config = write_config(tmp_path, steps=8, lr_schedule=lr_schedule)
     train(config, tmp_path / "straight", progress=False)
 
     crashed = tmp_path / "crashed"
@@ -146,3 +147,20 @@ def test_every_shipped_config_trains(name):
     trainer = build_trainer(RunConfig.from_file(path), None, steps=2, batch_size=8)
     trainer.train()
     assert trainer.step == 2
+
+
+def test_cosine_schedule_anneals_both_learning_rates_to_zero(tmp_path):
+    config = RunConfig.from_file(write_config(tmp_path, steps=8, lr_schedule="cosine"))
+    trainer = build_trainer(config, None)
+    seen = []
+    trainer.train(on_step=lambda metrics: seen.append([g["lr"] for g in trainer.optimizer.param_groups]))
+    settings = trainer.settings
+    assert seen[0] == pytest.approx([settings.lr, settings.lr_log_z])  # the first update: full rates
+    assert seen[4] == pytest.approx([settings.lr / 2, settings.lr_log_z / 2])  # half-way
+    assert all(a[0] > b[0] for a, b in zip(seen, seen[1:]))
+    assert seen[-1][0] < 0.05 * settings.lr
+
+
+def test_unknown_lr_schedule_is_rejected(tmp_path):
+    with pytest.raises(ConfigError, match=r"lr_schedule must be one of \['constant', 'cosine'\], got 'linear'"):
+        RunConfig.from_file(write_config(tmp_path, lr_schedule="linear")).settings()

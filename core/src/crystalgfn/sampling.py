@@ -1,9 +1,11 @@
 """Rolling out a policy in an environment, for sampling and for training.
 
-:func:`rollout` runs a batch of trajectories to completion without gradients and records the
-transitions; :func:`log_probs` evaluates forward/backward log-probabilities of recorded
-transitions in one batched pass (with gradients, for training). Keeping the two apart lets
-the trainer reuse the same evaluation for on-policy, replayed and data trajectories.
+:func:`rollout` runs a batch of trajectories to completion and records the transitions;
+:func:`log_probs` evaluates forward/backward log-probabilities of recorded transitions in one
+batched pass (with gradients, for training), so the trainer can use the same evaluation for
+on-policy, replayed and data trajectories. For on-policy training, ``rollout(...,
+track_log_probs=True)`` keeps the forward log-probabilities it computes anyway while sampling
+(with gradients), and :func:`log_probs` reuses them instead of running the policy again.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ class Transitions:
         step: int64 ``(N,)`` position of the step in its trajectory.
         done: the ``B`` final states.
         lengths: int64 ``(B,)`` number of steps of each trajectory.
+        log_pf: ``(N,)`` forward log-probabilities (temperature 1, with gradients) when the
+            rollout tracked them, else ``None``.
+        log_flow: ``(N,)`` log F(parent) from the same pass (``None`` if not tracked or the
+            policy has no flow head).
     """
 
     parents: State
@@ -40,6 +46,8 @@ class Transitions:
     step: torch.Tensor
     done: State
     lengths: torch.Tensor
+    log_pf: torch.Tensor | None = None
+    log_flow: torch.Tensor | None = None
 
 
 def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
@@ -49,24 +57,33 @@ def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, temperature: fl
 
 
 def _choose(
-    log_probs: torch.Tensor, mask: torch.Tensor, epsilon: float, generator, draws: torch.Tensor | None = None
+    logits: torch.Tensor, mask: torch.Tensor, temperature: float, epsilon: float, draws: torch.Tensor
 ) -> torch.Tensor:
     """One action per row by inverse-CDF sampling (much faster than ``torch.multinomial`` for
-    thousands of actions), optionally mixed with the uniform policy over allowed actions.
-    ``draws`` ``(B, 1)`` are the uniform random numbers to use (drawn here if ``None``)."""
-    probs = log_probs.exp()
+    thousands of actions) from ``softmax(logits / temperature)`` over the allowed actions,
+    optionally mixed with the uniform policy over them. ``draws`` ``(B, 1)`` are uniform random
+    numbers in [0, 1).
+
+    The CDF is built from unnormalised weights ``exp(logit - max)`` and the draw is scaled by
+    their total, which skips the log-softmax: sampling needs no normalised log-probabilities."""
+    scaled = logits.detach()
+    if temperature != 1.0:
+        scaled = scaled / temperature
+    scaled = scaled.masked_fill(~mask, NEG_INF)
+    weights = (scaled - scaled.max(dim=1, keepdim=True).values).exp_()  # forbidden: exactly 0
     if epsilon > 0:
-        uniform_policy = mask.to(probs.dtype) / mask.sum(dim=1, keepdim=True)
-        probs = (1 - epsilon) * probs + epsilon * uniform_policy
-    cdf = probs.cumsum(dim=1)
-    if draws is None:
-        draws = torch.rand(probs.shape[0], 1, generator=generator, device=probs.device, dtype=cdf.dtype)
+        allowed = mask.to(weights.dtype)
+        weights = (1 - epsilon) * weights / weights.sum(dim=1, keepdim=True) + epsilon * allowed / allowed.sum(
+            dim=1, keepdim=True
+        )
+    cdf = weights.cumsum(dim=1)
     u = draws.to(cdf.dtype) * cdf[:, -1:]
-    actions = torch.searchsorted(cdf, u).squeeze(1).clamp(max=probs.shape[1] - 1)
-    # Guard against landing on a forbidden action through rounding at a flat CDF step.
+    # The first column whose CDF exceeds u: its weight is positive, so it is allowed...
+    actions = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=weights.shape[1] - 1)
+    # ...unless rounding made u reach the total; then take the row's most probable action.
     bad = ~mask.gather(1, actions[:, None]).squeeze(1)
     if bool(bad.any()):
-        actions[bad] = (probs[bad] * mask[bad]).argmax(dim=1)
+        actions[bad] = weights[bad].argmax(dim=1)
     return actions
 
 
@@ -108,7 +125,6 @@ def _block_outputs(policy: torch.nn.Module, encoding: torch.Tensor, blocks):
     return output, [(logits if rows is None else logits[rows])[:, columns] for rows, columns in spec]
 
 
-@torch.no_grad()
 def rollout(
     env: Environment,
     policy: torch.nn.Module,
@@ -119,16 +135,26 @@ def rollout(
     epsilon: float = 0.0,
     record: bool = True,
     source: State | None = None,
+    track_log_probs: bool = False,
 ) -> Transitions | State:
     """Sample ``batch_size`` trajectories; returns :class:`Transitions` (or only the done
     states when ``record`` is False).
 
     ``temperature`` divides the logits; ``epsilon`` mixes the discrete choice with the
     uniform policy (exploration). Continuous parameters are drawn from the policy's heads.
+    With ``track_log_probs`` the policy runs with gradients and the transitions carry the
+    untempered, unmixed forward log-probabilities of the actions taken (what training needs),
+    computed on the same narrow mask blocks the sampler uses.
     """
+    with torch.set_grad_enabled(track_log_probs and record):
+        return _rollout(env, policy, batch_size, generator, device, temperature, epsilon, record, source)
+
+
+def _rollout(env, policy, batch_size, generator, device, temperature, epsilon, record, source):
+    track = torch.is_grad_enabled()
     state = source if source is not None else env.source(batch_size, device)
-    state = {key: value.clone() for key, value in state.items()}  # updated in place below
-    steps: list[tuple[State, State, torch.Tensor, torch.Tensor | None, torch.Tensor, int]] = []
+    state = {key: value.detach().clone() for key, value in state.items()}  # updated in place below
+    steps: list[tuple] = []
     lengths = torch.zeros(batch_size, dtype=torch.long, device=device)
     for t in range(env.max_steps + 1):
         active = (~env.is_done(state)).nonzero().squeeze(1)
@@ -138,24 +164,37 @@ def rollout(
         blocks = _mask_blocks(env, parents)
         output, block_logits = _block_outputs(policy, env.encode(parents), blocks)
         actions = torch.empty(active.shape[0], dtype=torch.long, device=active.device)
+        step_log_pf = None
         # One uniform number per row, drawn for the whole batch as with a full-width mask, so
         # that a seed gives the same trajectories whatever the blocks.
         dtype = block_logits[0].dtype if block_logits else torch.get_default_dtype()
         uniform = torch.rand(active.shape[0], 1, generator=generator, device=active.device, dtype=dtype)
         for (rows, columns, mask), logits in zip(blocks, block_logits):
             u = uniform if rows is None else uniform[rows]
-            chosen = _choose(masked_log_softmax(logits, mask, temperature), mask, epsilon, generator, u)
+            chosen = _choose(logits, mask, temperature, epsilon, u)
             if rows is None:
                 actions = columns[chosen]
             else:
                 actions[rows] = columns[chosen]
-        params = env.sample_params(parents, actions, output.params, generator) if env.n_params else None
+            if track:
+                taken = masked_log_softmax(logits, mask).gather(1, chosen[:, None]).squeeze(1)
+                if rows is None:
+                    step_log_pf = taken
+                else:
+                    if step_log_pf is None:
+                        step_log_pf = taken.new_zeros(active.shape[0])
+                    step_log_pf = step_log_pf.index_put((rows,), taken)
+        params = None
+        if env.n_params:
+            params = env.sample_params(parents, actions, output.params.detach(), generator)
+            if track:
+                step_log_pf = step_log_pf + env.param_log_prob(parents, actions, params, output.params)
         children = env.step(parents, actions, params)
         for key, value in state.items():
             value[active] = children[key]
         lengths[active] += 1
         if record:
-            steps.append((parents, children, actions, params, active, t))
+            steps.append((parents, children, actions, params, active, t, step_log_pf, output.log_flow))
     else:
         raise RuntimeError(f"{env!r}: trajectories did not finish within max_steps={env.max_steps}")
     if not record:
@@ -169,6 +208,8 @@ def rollout(
         step=torch.cat([torch.full_like(s[4], s[5]) for s in steps]),
         done=state,
         lengths=lengths,
+        log_pf=torch.cat([s[6] for s in steps]) if track else None,
+        log_flow=torch.cat([s[7] for s in steps]) if track and steps[0][7] is not None else None,
     )
 
 
@@ -207,21 +248,28 @@ def backward_transitions(env: Environment, done: State, generator=None) -> Trans
     )
 
 
-def log_probs(env: Environment, policy: torch.nn.Module, transitions: Transitions, temperature: float = 1.0):
-    """Per-transition ``(log P_F, log P_B, log F(parent))`` each ``(N,)`` (flow ``None`` when
-    the policy has no flow head), differentiable in the policy's parameters."""
-    # Full width on purpose: training must give bit-identical losses and gradients (a
-    # block-wise softmax or a sliced output layer differs in the last ulp, which changes long
-    # training runs); the cheaper parts (masks, the uniform backward policy) are exact.
-    parent_out = policy(env.encode(transitions.parents))
-    forward_mask = env.forward_mask(transitions.parents)
-    log_pf = masked_log_softmax(parent_out.logits, forward_mask, temperature)
-    log_pf = log_pf.gather(1, transitions.actions[:, None]).squeeze(1)
+def with_forward_log_probs(env: Environment, policy: torch.nn.Module, transitions: Transitions) -> Transitions:
+    """``transitions`` with ``log_pf`` (and ``log_flow`` when the policy has a flow head) filled
+    in by one batched pass of the policy over all parents; returned unchanged when a tracked
+    rollout already recorded them."""
+    needs_flow = getattr(policy, "flow_head", None) is not None
+    if transitions.log_pf is not None and (transitions.log_flow is not None or not needs_flow):
+        return transitions
     actions = transitions.actions
+    parent_out = policy(env.encode(transitions.parents))
+    log_pf = masked_log_softmax(parent_out.logits, env.forward_mask(transitions.parents))
+    log_pf = log_pf.gather(1, actions[:, None]).squeeze(1)
     if env.n_params:
-        log_pf = log_pf + env.param_log_prob(
-            transitions.parents, transitions.actions, transitions.params, parent_out.params
-        )
+        log_pf = log_pf + env.param_log_prob(transitions.parents, actions, transitions.params, parent_out.params)
+    return attrs.evolve(transitions, log_pf=log_pf, log_flow=parent_out.log_flow)
+
+
+def log_probs(env: Environment, policy: torch.nn.Module, transitions: Transitions):
+    """Per-transition ``(log P_F, log P_B, log F(parent))`` each ``(N,)`` (flow ``None`` when
+    the policy has no flow head), differentiable in the policy's parameters. Forward
+    log-probabilities recorded by a tracked rollout are reused."""
+    transitions = with_forward_log_probs(env, policy, transitions)
+    actions = transitions.actions
     if getattr(policy, "backward_head", None) is not None:
         backward_mask = env.backward_mask(transitions.children)
         child_out = policy(env.encode(transitions.children))
@@ -236,4 +284,4 @@ def log_probs(env: Environment, policy: torch.nn.Module, transitions: Transition
             else:
                 n_parents[rows] += mask.sum(dim=1)
         log_pb = -n_parents.float().log()
-    return log_pf, log_pb, parent_out.log_flow
+    return transitions.log_pf, log_pb, transitions.log_flow

@@ -26,7 +26,14 @@ from crystalgfn.env import Environment
 from crystalgfn.errors import CheckpointError, ConfigError
 from crystalgfn.loss import Loss
 from crystalgfn.policy import MLPPolicy
-from crystalgfn.sampling import Transitions, backward_transitions, log_probs, masked_log_softmax, rollout
+from crystalgfn.sampling import (
+    Transitions,
+    backward_transitions,
+    log_probs,
+    masked_log_softmax,
+    rollout,
+    with_forward_log_probs,
+)
 from crystalgfn.states import State, concat, select
 from crystalgfn.trajectories import Trajectories
 
@@ -37,6 +44,13 @@ CHECKPOINT = "checkpoint.pt"
 METRICS = "metrics.jsonl"
 
 
+#: Learning-rate multipliers as a function of the fraction of training done, in [0, 1).
+LR_SCHEDULES: dict[str, Callable[[float], float]] = {
+    "constant": lambda progress: 1.0,
+    "cosine": lambda progress: 0.5 * (1.0 + math.cos(math.pi * progress)),
+}
+
+
 @attrs.frozen
 class TrainSettings:
     """Hyper-parameters of a training run (all have working defaults for the crystal stack)."""
@@ -45,6 +59,11 @@ class TrainSettings:
     batch_size: int = 64
     lr: float = 1e-3
     lr_log_z: float = 0.1
+    #: ``"constant"``, or ``"cosine"``: both learning rates follow a half cosine from their
+    #: value at step 0 to 0 at the last step, so the final parameters settle instead of
+    #: jittering at the scale of the learning rate (what an exact check of the final sampler
+    #: measures). It is a function of the step alone, so resuming continues it exactly.
+    lr_schedule: str = "constant"
     hidden: int = 256
     layers: int = 3
     learn_backward: bool = False
@@ -70,6 +89,12 @@ class TrainSettings:
             raise ConfigError("replay_fraction > 0 needs replay_capacity >= 1")
         if self.temperature <= 0:
             raise ConfigError(f"temperature must be > 0, got {self.temperature}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ConfigError(f"lr_schedule must be one of {sorted(LR_SCHEDULES)}, got {self.lr_schedule!r}")
+
+    def lr_factor(self, step: int) -> float:
+        """Multiplier of both learning rates for the update that makes step ``step + 1``."""
+        return LR_SCHEDULES[self.lr_schedule](step / self.steps)
 
 
 @attrs.define
@@ -107,7 +132,13 @@ class ReplayBuffer:
 
 
 def _join(parts: list[Transitions]) -> Transitions:
-    """Concatenate transition sets, renumbering trajectories."""
+    """Concatenate transition sets, renumbering trajectories (forward log-probabilities and
+    flows are kept only if every part carries them)."""
+
+    def joined(name: str) -> torch.Tensor | None:
+        values = [getattr(p, name) for p in parts]
+        return None if any(v is None for v in values) else torch.cat(values)
+
     offset, trajectories = 0, []
     for part in parts:
         trajectories.append(part.trajectory + offset)
@@ -121,6 +152,8 @@ def _join(parts: list[Transitions]) -> Transitions:
         step=torch.cat([p.step for p in parts]),
         done=concat([p.done for p in parts]),
         lengths=torch.cat([p.lengths for p in parts]),
+        log_pf=joined("log_pf"),
+        log_flow=joined("log_flow"),
     )
 
 
@@ -187,6 +220,7 @@ class Trainer:
         groups = [{"params": list(self.policy.parameters()), "lr": settings.lr}]
         if log_z:
             groups.append({"params": log_z, "lr": settings.lr_log_z})
+        self.base_lrs = [group["lr"] for group in groups]
         self.optimizer = torch.optim.Adam(groups)
         # Each rank samples its own trajectories: its own random stream.
         self.generator = torch.Generator().manual_seed(settings.seed + 1_000_003 * self.world.rank)
@@ -243,8 +277,13 @@ class Trainer:
         n_replay = int(round(s.batch_size * s.replay_fraction)) if self.replay.states is not None else 0
         n_data = int(round(s.batch_size * self.data_fraction)) if self.data is not None else 0
         n_policy = s.batch_size - n_replay - n_data
+        # On-policy trajectories keep the log-probabilities computed while sampling them
+        # (with gradients), so the policy runs once per state instead of twice.
         parts = [
-            rollout(self.env, self.policy, n_policy, self.generator, self.device, s.temperature, s.epsilon)
+            rollout(
+                self.env, self.policy, n_policy, self.generator, self.device, s.temperature, s.epsilon,
+                track_log_probs=True,
+            )
         ]
         replayed = self.replay.sample(n_replay, self.generator)
         if replayed is not None:
@@ -252,7 +291,9 @@ class Trainer:
         if n_data:
             index = torch.randint(0, self.data[next(iter(self.data))].shape[0], (n_data,), generator=self.generator)
             parts.append(backward_transitions(self.env, select(self.data, index), self.generator))
-        return _join(parts) if len(parts) > 1 else parts[0]
+        if len(parts) == 1:
+            return parts[0]
+        return _join([with_forward_log_probs(self.env, self.policy, part) for part in parts])
 
     def log_rewards(self, done: State) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """log R of done states, divided by their number of labelled variants."""
@@ -322,6 +363,9 @@ class Trainer:
                 self.optimizer.zero_grad()
                 value.backward()
                 average_gradients([*self.policy.parameters(), *self.loss.parameters()], self.world)
+                factor = s.lr_factor(self.step)
+                for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+                    group["lr"] = base_lr * factor
                 self.optimizer.step()
                 self.replay.add(self.env, transitions.done, log_r.detach().double())
                 self.step += 1

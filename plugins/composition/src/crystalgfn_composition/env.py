@@ -736,16 +736,22 @@ class CompositionEnv(Environment):
         t = self._tensors(state["counts"].device)
         counts = state["counts"]
         batch = counts.shape[0]
-        # Charges of partial labellings never exceed sum_k counts_k * max|label_k| in size, so
-        # each row's dynamic programme only needs that range of charges (entries beyond it
-        # stay zero). Rows are grouped by that bound and each group runs on its own range:
-        # the counts are small integers, exact in float64, so the result is the same as over
-        # the full table range at a fraction of the cost.
+        # A labelling is counted only if its charge ends at 0, so after the first i elements
+        # its partial charge lies within both what those elements can reach and what the
+        # remaining ones can still cancel: |q_i| <= min(prefix_i, suffix_i), where prefix and
+        # suffix sum n_k * max|label_k| (elements in DP order). Each row's dynamic programme
+        # therefore only needs charges within its largest such window ("reach"); rows are
+        # grouped by reach and each group runs on its own range. All counts are small
+        # integers, exact in float64, so the result equals a DP over the full charge range.
         if "max_abs_label" not in t:
             t["max_abs_label"] = torch.where(t["valid"], t["labels"].abs(), 0).max(dim=1).values
         if batch == 0:
             return torch.zeros(0, dtype=torch.float64, device=counts.device)
-        bound = (counts.clamp(min=0) * t["max_abs_label"][None]).sum(dim=1).clamp(max=self.tables.max_charge)
+        # The DP reads elements in position order; zeros (absent elements) do not move sums.
+        magnitude = counts.clamp(min=0) * t["max_abs_label"][None]  # (B, K)
+        prefix = magnitude.cumsum(dim=1)
+        suffix = magnitude.sum(dim=1, keepdim=True) - prefix
+        bound = torch.minimum(prefix, suffix).max(dim=1).values.clamp(max=self.tables.max_charge)
         out = torch.empty(batch, dtype=torch.float64, device=counts.device)
         low = 0
         for high in (32, 96, 224, self.tables.max_charge):
