@@ -47,7 +47,11 @@ def test_composition_mask_matches_dense_reference(spec, kwargs):
         part, states = env.parts[index], env.part_state(states, index)
     else:
         part = env
-    assert torch.equal(part.forward_mask(states), part._forward_mask_dense(states))
+    dense = part._forward_mask_dense(states)
+    assert torch.equal(part.forward_mask(states), dense)
+    columns, block = part.mask_columns(states)
+    assert torch.equal(columns, dense.any(dim=0).nonzero().squeeze(1))
+    assert torch.equal(block, dense[:, columns])
 
 
 def test_composition_mask_out_of_table_charge_falls_back(crystal):

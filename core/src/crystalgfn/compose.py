@@ -119,17 +119,19 @@ class Stack(Environment):
                 out.append((index, rows))
         return out
 
-    def mask_blocks(self, state: State, forward: bool = True) -> list[tuple[torch.Tensor, int, torch.Tensor]]:
-        """The non-zero blocks of :meth:`forward_mask` (or :meth:`backward_mask`): a list of
-        ``(rows, start, block)`` with int64 ``rows``, and ``block`` bool ``(len(rows), n)``
-        holding ``mask[rows, start:start + n]``; every other entry of the mask is False."""
+    def mask_blocks(self, state: State, forward: bool = True) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The non-zero blocks of :meth:`forward_mask` (or :meth:`backward_mask`), one per part
+        with rows at that stage: ``(rows, columns, block)`` with int64 ``rows``, int64
+        ascending ``columns`` (stack action indices) and ``block`` bool
+        ``(len(rows), len(columns))`` holding ``mask[rows][:, columns]``; every other entry of
+        the mask is False. Columns no row of a part allows are left out (see
+        :meth:`Environment.mask_columns`)."""
         stage = state["stage"] if forward else self._back_stage(state)
         blocks = []
         for index, rows in self._stage_rows(stage):
-            part = self.parts[index]
             sub = self._part_rows(state, index, rows)
-            block = part.forward_mask(sub) if forward else part.backward_mask(sub)
-            blocks.append((rows, self.action_offsets[index], block))
+            columns, block = self.parts[index].mask_columns(sub, forward)
+            blocks.append((rows, columns + self.action_offsets[index], block))
         return blocks
 
     def _block_mask(self, state: State, stage: torch.Tensor, forward: bool) -> torch.Tensor:

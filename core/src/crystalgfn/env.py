@@ -77,6 +77,17 @@ class Environment(ABC):
     def backward_mask(self, state: State) -> torch.Tensor:
         """Bool ``(batch, n_actions)``: forward actions that could have produced each state."""
 
+    def mask_columns(self, state: State, forward: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """The forward (or backward) mask without the columns that no row allows:
+        ``(columns, mask)`` with int64 ascending ``columns`` ``(C,)`` and bool ``mask``
+        ``(batch, C)`` equal to ``full_mask[:, columns]``; every other column of the full mask
+        is False in every row. Samplers work on these ``C`` columns instead of all actions.
+
+        The default compresses the full mask; environments that can list their allowed
+        columns without building the full ``(batch, n_actions)`` mask override it."""
+        mask = self.forward_mask(state) if forward else self.backward_mask(state)
+        return compress_columns(mask)
+
     @abstractmethod
     def step(self, state: State, actions: torch.Tensor, params: torch.Tensor | None = None) -> State:
         """Children after forward ``actions`` (int64 ``(batch,)``), with ``params``
@@ -155,6 +166,17 @@ class Environment(ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.n_actions} actions>"
+
+
+def compress_columns(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(columns, mask[:, columns])`` for the columns of a bool ``mask`` allowed in some row
+    (all columns if none is, so that a block never has zero width)."""
+    columns = mask.any(dim=0).nonzero().squeeze(1)
+    if columns.numel() == 0:
+        return torch.arange(mask.shape[1], device=mask.device), mask
+    if columns.numel() == mask.shape[1]:
+        return columns, mask
+    return columns, mask[:, columns]
 
 
 class Constraint(ABC):

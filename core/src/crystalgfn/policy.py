@@ -47,18 +47,16 @@ class UniformPolicy(torch.nn.Module):
             params=encoding.new_zeros(batch, self.n_param_outputs),
         )
 
-    def forward_blocks(self, encoding: torch.Tensor, blocks) -> tuple[PolicyOutput, list[torch.Tensor]]:
-        """Like :meth:`MLPPolicy.forward_blocks`: zero logits for the requested entries only."""
+    def forward_blocks(self, encoding: torch.Tensor, blocks) -> tuple[PolicyOutput, list[torch.Tensor | None]]:
+        """Like :meth:`MLPPolicy.forward_blocks`, with ``None`` for each block's logits: "all
+        equal", which samplers read as uniform over the allowed actions without building a
+        zero tensor per block."""
         batch = encoding.shape[0]
         output = PolicyOutput(
             logits=encoding.new_zeros(batch, 0),
             params=encoding.new_zeros(batch, self.n_param_outputs),
         )
-        logits = [
-            encoding.new_zeros(batch if rows is None else rows.shape[0], columns.shape[0])
-            for rows, columns in blocks
-        ]
-        return output, logits
+        return output, [None] * len(blocks)
 
 
 class MLPPolicy(torch.nn.Module):

@@ -60,17 +60,20 @@ def _choose(
     logits: torch.Tensor, mask: torch.Tensor, temperature: float, epsilon: float, draws: torch.Tensor
 ) -> torch.Tensor:
     """One action per row by inverse-CDF sampling (much faster than ``torch.multinomial`` for
-    thousands of actions) from ``softmax(logits / temperature)`` over the allowed actions,
-    optionally mixed with the uniform policy over them. ``draws`` ``(B, 1)`` are uniform random
-    numbers in [0, 1).
+    thousands of actions) from ``softmax(logits / temperature)`` over the allowed actions
+    (uniform over them when ``logits`` is ``None``), optionally mixed with the uniform policy
+    over them. ``draws`` ``(B, 1)`` are uniform random numbers in [0, 1).
 
     The CDF is built from unnormalised weights ``exp(logit - max)`` and the draw is scaled by
     their total, which skips the log-softmax: sampling needs no normalised log-probabilities."""
-    scaled = logits.detach()
-    if temperature != 1.0:
-        scaled = scaled / temperature
-    scaled = scaled.masked_fill(~mask, NEG_INF)
-    weights = (scaled - scaled.max(dim=1, keepdim=True).values).exp_()  # forbidden: exactly 0
+    if logits is None:  # a uniform policy: equal weights on the allowed actions
+        weights = mask.to(torch.get_default_dtype())
+    else:
+        scaled = logits.detach()
+        if temperature != 1.0:
+            scaled = scaled / temperature
+        scaled = scaled.masked_fill(~mask, NEG_INF)
+        weights = (scaled - scaled.max(dim=1, keepdim=True).values).exp_()  # forbidden: exactly 0
     if epsilon > 0:
         allowed = mask.to(weights.dtype)
         weights = (1 - epsilon) * weights / weights.sum(dim=1, keepdim=True) + epsilon * allowed / allowed.sum(
@@ -97,25 +100,16 @@ def _mask_blocks(env: Environment, state: State, forward: bool = True):
     fraction of the cost (the full mask is ``(batch, 4117)`` for the crystal stack)."""
     blocks_of = getattr(env, "mask_blocks", None)
     if blocks_of is not None:
-        raw = blocks_of(state, forward)
-    else:
-        mask = env.forward_mask(state) if forward else env.backward_mask(state)
-        raw = [(None, 0, mask)]
-    blocks = []
-    for rows, start, block in raw:
-        allowed = block.any(dim=0).nonzero().squeeze(1)
-        if allowed.numel() == 0:
-            allowed = torch.arange(block.shape[1], device=block.device)
-        if allowed.numel() < block.shape[1]:
-            block = block[:, allowed]
-        blocks.append((rows, allowed + start, block))
-    return blocks
+        return blocks_of(state, forward)
+    columns, mask = env.mask_columns(state, forward)
+    return [(None, columns, mask)]
 
 
 def _block_outputs(policy: torch.nn.Module, encoding: torch.Tensor, blocks):
-    """``(PolicyOutput, [logits (len(rows), len(columns)) per block])``. Policies with a
-    ``forward_blocks`` method compute only the requested logits; others are called on the
-    whole batch and sliced."""
+    """``(PolicyOutput, [logits (len(rows), len(columns)) or None per block])``; ``None``
+    means equal logits (uniform over the allowed actions). Policies with a ``forward_blocks``
+    method compute only the requested logits; others are called on the whole batch and
+    sliced."""
     spec = [(rows, columns) for rows, columns, _ in blocks]
     forward_blocks = getattr(policy, "forward_blocks", None)
     if forward_blocks is not None:
@@ -167,7 +161,7 @@ def _rollout(env, policy, batch_size, generator, device, temperature, epsilon, r
         step_log_pf = None
         # One uniform number per row, drawn for the whole batch as with a full-width mask, so
         # that a seed gives the same trajectories whatever the blocks.
-        dtype = block_logits[0].dtype if block_logits else torch.get_default_dtype()
+        dtype = next((x.dtype for x in block_logits if x is not None), torch.get_default_dtype())
         uniform = torch.rand(active.shape[0], 1, generator=generator, device=active.device, dtype=dtype)
         for (rows, columns, mask), logits in zip(blocks, block_logits):
             u = uniform if rows is None else uniform[rows]
@@ -177,6 +171,8 @@ def _rollout(env, policy, batch_size, generator, device, temperature, epsilon, r
             else:
                 actions[rows] = columns[chosen]
             if track:
+                if logits is None:
+                    logits = mask.new_zeros(mask.shape, dtype=dtype)
                 taken = masked_log_softmax(logits, mask).gather(1, chosen[:, None]).squeeze(1)
                 if rows is None:
                     step_log_pf = taken

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from crystalgfn.elements import atomic_numbers, symbols as element_symbols
-from crystalgfn.env import Environment
+from crystalgfn.env import Environment, compress_columns
 from crystalgfn.errors import ConfigError, InfeasibleError
 from crystalgfn.states import State
 from crystalgfn_composition import chemistry
@@ -390,10 +390,30 @@ class CompositionEnv(Environment):
         label) slots that can ever be allowed; the result equals
         :meth:`_forward_mask_dense` bit for bit."""
         t = self._tensors(state["last"].device)
+        per_summary = self._mask_per_summary(state, t)
+        if per_summary is None:
+            return self._forward_mask_dense(state, t)
+        compact, inverse = per_summary
+        return compact[inverse]
+
+    def mask_columns(self, state: State, forward: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`Environment.mask_columns`; the allowed columns are found on the distinct
+        prefix summaries, before expanding to rows, so the full-width mask is never built."""
+        t = self._tensors(state["last"].device)
+        per_summary = self._mask_per_summary(state, t) if forward else None
+        if per_summary is None:
+            return super().mask_columns(state, forward)
+        compact, inverse = per_summary
+        columns, compact = compress_columns(compact)
+        return columns, compact[inverse]
+
+    def _mask_per_summary(self, state: State, t) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """``(masks of the distinct prefix summaries (U, n_actions), int64 row -> summary
+        (B,))``, or ``None`` when a charge lies outside the tables (use the dense mask)."""
         q_max = self.tables.max_charge
         charge = state["charge"]
         if charge.numel() == 0 or bool((charge.abs() > q_max).any()):
-            return self._forward_mask_dense(state, t)
+            return None
         width = 2 * q_max + 1
         n_g = self.trans.shape[0]
         last, mode, g, done = state["last"], state["mode"], state["automaton"], state["done"]
@@ -404,8 +424,7 @@ class CompositionEnv(Environment):
         rest, u_charge = rest.div(width, rounding_mode="floor"), rest % width - q_max
         u_last, u_mode = rest.div(5, rounding_mode="floor") - 1, rest % 5
         summary = {"last": u_last, "mode": u_mode, "charge": u_charge, "automaton": u_g, "done": u_done}
-        compact = self._forward_mask_compact(summary, t)
-        return compact[inverse]
+        return self._forward_mask_compact(summary, t), inverse
 
     def _forward_mask_compact(self, state: State, t) -> torch.Tensor:
         """:meth:`_forward_mask_dense` evaluated only on the slots listed in
