@@ -166,3 +166,24 @@ def test_exploration_settings_sample_valid_crystals(crystal_env):
         assert bool(crystal_env.is_done(transitions.done).all())
         checks = crystal_env.validity(crystal_env.values(transitions.done))
         assert all(bool(passed.all()) for passed in checks.values())
+
+
+def test_distinct_rows_finds_repeated_states_and_refuses_when_not_worth_it():
+    from crystalgfn.policy import distinct_rows
+
+    base = torch.tensor([[0.0, 1.0, 0.5], [1.0, 0.0, 0.5], [0.0, 0.0, 0.0]])
+    index = torch.tensor([2, 0, 0, 1, 2, 2, 0, 1])
+    unique, inverse = distinct_rows(base[index])
+    assert unique.shape == (3, 3) and torch.equal(unique[inverse], base[index])
+    assert distinct_rows(torch.randn(10, 4)) is None  # all distinct: more than half
+
+
+def test_mlp_blocks_equal_the_full_forward_on_repeated_states(crystal):
+    torch.manual_seed(0)
+    policy = MLPPolicy(crystal, hidden=32, layers=2)
+    encoding = crystal.encode(crystal.source(50))  # 50 copies of one state
+    columns = torch.tensor([0, 3, 7])
+    output, (logits,) = policy.forward_blocks(encoding, [(None, columns)])
+    full = policy(encoding)
+    assert torch.allclose(logits, full.logits[:, columns], atol=1e-6)
+    assert torch.allclose(output.params, full.params, atol=1e-6)

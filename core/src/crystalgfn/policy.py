@@ -32,6 +32,30 @@ class PolicyOutput:
     log_flow: torch.Tensor | None = None
 
 
+def distinct_rows(matrix: torch.Tensor, max_share: float = 0.5) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """``(unique rows (U, D), int64 inverse (B,))`` with ``unique[inverse] == matrix``, or
+    ``None`` when more than ``max_share`` of the ``B`` rows are distinct (not worth it).
+
+    Rows are keyed by a fixed random projection (one float64 dot product per row, much
+    cheaper than sorting whole rows); the keys are checked against the rows themselves, so
+    a key collision can only make this return ``None``, never a wrong answer."""
+    batch = matrix.shape[0]
+    if batch < 2:
+        return None
+    generator = torch.Generator().manual_seed(20231004)
+    projection = torch.rand(matrix.shape[1], dtype=torch.float64, generator=generator).to(matrix.device)
+    keys = matrix.detach().double() @ projection
+    unique_keys, inverse = torch.unique(keys, return_inverse=True)
+    if unique_keys.shape[0] > max_share * batch:
+        return None
+    first = torch.full((unique_keys.shape[0],), batch, dtype=torch.long, device=matrix.device)
+    first.scatter_reduce_(0, inverse, torch.arange(batch, device=matrix.device), reduce="amin")
+    unique = matrix[first]
+    if not torch.equal(unique[inverse], matrix):
+        return None
+    return unique, inverse
+
+
 class UniformPolicy(torch.nn.Module):
     """Uniform random actions (and uniform continuous parameters): no learning involved."""
 
@@ -102,7 +126,7 @@ class MLPPolicy(torch.nn.Module):
         ``columns``): ``forward(encoding).logits[rows][:, columns]`` up to float rounding, but
         only those entries are computed (the output layer is ``hidden x n_actions``, 4117
         wide for the crystal stack, while masks allow a small part of it per state)."""
-        features = self.trunk(encoding)
+        features = self._trunk_on_distinct_rows(encoding)
         output = self._output(features, logits=features.new_zeros(features.shape[0], 0))
         weight, bias = self.forward_head.weight, self.forward_head.bias
         logits = []
@@ -113,6 +137,16 @@ class MLPPolicy(torch.nn.Module):
             else:
                 logits.append(torch.nn.functional.linear(rows_features, weight[columns], bias[columns]))
         return output, logits
+
+    def _trunk_on_distinct_rows(self, encoding: torch.Tensor) -> torch.Tensor:
+        """``self.trunk(encoding)``, computed once per distinct row when at most half of the
+        rows are distinct. Rollouts start every trajectory from the same source, so the first
+        steps hold a handful of distinct states among thousands of rows."""
+        distinct = distinct_rows(encoding)
+        if distinct is None:
+            return self.trunk(encoding)
+        unique, inverse = distinct
+        return self.trunk(unique)[inverse]
 
     def _output(self, features: torch.Tensor, logits: torch.Tensor) -> PolicyOutput:
         params = (
