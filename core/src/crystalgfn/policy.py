@@ -126,27 +126,32 @@ class MLPPolicy(torch.nn.Module):
         ``columns``): ``forward(encoding).logits[rows][:, columns]`` up to float rounding, but
         only those entries are computed (the output layer is ``hidden x n_actions``, 4117
         wide for the crystal stack, while masks allow a small part of it per state)."""
-        features = self._trunk_on_distinct_rows(encoding)
+        distinct = distinct_rows(encoding)
+        if distinct is None:
+            features, inverse = self.trunk(encoding), None
+        else:
+            # Repeated states (all trajectories start from one source): the trunk and the
+            # output layer run once per distinct state, and rows copy their state's result.
+            unique, inverse = distinct
+            features_unique = self.trunk(unique)
+            features = features_unique[inverse]
         output = self._output(features, logits=features.new_zeros(features.shape[0], 0))
         weight, bias = self.forward_head.weight, self.forward_head.bias
         logits = []
         for rows, columns in blocks:
-            rows_features = features if rows is None else features[rows]
-            if columns.shape[0] == weight.shape[0]:
-                logits.append(torch.nn.functional.linear(rows_features, weight, bias))
+            if columns.shape[0] != weight.shape[0]:
+                block_weight, block_bias = weight[columns], bias[columns]
             else:
-                logits.append(torch.nn.functional.linear(rows_features, weight[columns], bias[columns]))
+                block_weight, block_bias = weight, bias
+            if inverse is None:
+                rows_features = features if rows is None else features[rows]
+                logits.append(torch.nn.functional.linear(rows_features, block_weight, block_bias))
+            else:
+                rows_inverse = inverse if rows is None else inverse[rows]
+                used, used_inverse = torch.unique(rows_inverse, return_inverse=True)
+                unique_logits = torch.nn.functional.linear(features_unique[used], block_weight, block_bias)
+                logits.append(unique_logits[used_inverse])
         return output, logits
-
-    def _trunk_on_distinct_rows(self, encoding: torch.Tensor) -> torch.Tensor:
-        """``self.trunk(encoding)``, computed once per distinct row when at most half of the
-        rows are distinct. Rollouts start every trajectory from the same source, so the first
-        steps hold a handful of distinct states among thousands of rows."""
-        distinct = distinct_rows(encoding)
-        if distinct is None:
-            return self.trunk(encoding)
-        unique, inverse = distinct
-        return self.trunk(unique)[inverse]
 
     def _output(self, features: torch.Tensor, logits: torch.Tensor) -> PolicyOutput:
         params = (
