@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=(formation_energy band_gap density restricted_fe_o restricted_li_mn_o restricted_cubic restricted_lattice)
+  names=(formation_energy formation_energy_sharp band_gap density restricted_fe_o restricted_li_mn_o restricted_cubic restricted_lattice)
 fi
 for name in "${names[@]}"; do
   run="runs/experiments/$name"
