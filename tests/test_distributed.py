@@ -1,11 +1,10 @@
-"""Multi-process training with torchrun (gloo on CPU): ranks stay identical, resume works,
-and throughput scales."""
+"""Multi-process training with torchrun (gloo on CPU): ranks stay identical and resume works.
+Throughput scaling is measured by ``bench/scaling.py``, not asserted here (timings depend on
+what else the machine runs)."""
 
 import json
-import statistics
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -36,11 +35,6 @@ def torchrun(processes: int, *args: str) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
 
 
-def throughput(run: Path) -> float:
-    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return statistics.median(m["trajectories_per_s"] for m in lines[5:])
-
-
 @pytest.mark.slow
 def test_two_processes_train_one_model(tmp_path):
     config = tmp_path / "run.toml"
@@ -52,10 +46,6 @@ def test_two_processes_train_one_model(tmp_path):
     assert payload["step"] == 40 and len(payload["generators"]) == 2
     steps = [json.loads(line)["step"] for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(1, 41)), "only rank 0 writes metrics, once per step"
-
-    torchrun(1, "--config", str(config), "--out", str(tmp_path / "one"))
-    speedup = throughput(tmp_path / "two") / throughput(tmp_path / "one")
-    assert speedup > 1.2, f"2 processes gave only {speedup:.2f}x the trajectories per second of 1"
 
 
 @pytest.mark.slow

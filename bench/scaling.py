@@ -1,0 +1,73 @@
+"""Throughput of multi-process training (torchrun, gloo on CPU) against one process.
+
+Usage::
+
+    .venv/bin/python bench/scaling.py [--processes 1,2] [--steps 40] [--out bench/scaling.json]
+
+Trains the configuration of ``tests/test_distributed.py`` (crystal stack with Li-Fe-O-S
+compositions, density reward, policy 2x64, batch 32 per process) once per process count and
+reports the median trajectories per second over all processes (``metrics.jsonl``, steps after
+the first 5) and the speed-up over the first count. Run it on idle cores: other work on the
+machine makes the processes wait for each other at every all-reduce.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CONFIG = """
+env = "crystal"
+proxy = "density"
+loss = "tb"
+steps = {steps}
+batch_size = 32
+hidden = 64
+layers = 2
+seed = 0
+checkpoint_every = {steps}
+[reward]
+kind = "identity"
+[env_kwargs.composition]
+elements = ["Li", "Fe", "O", "S"]
+"""
+
+
+def measure(processes: int, steps: int, workdir: Path) -> float:
+    """Median trajectories per second (all processes together) after 5 warm-up steps."""
+    config = workdir / "run.toml"
+    config.write_text(CONFIG.format(steps=steps))
+    out = workdir / f"p{processes}"
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
+               "-m", "crystalgfn", "train", "--config", str(config), "--out", str(out)]
+    subprocess.run(command, check=True, capture_output=True, text=True)
+    lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    return statistics.median(m["trajectories_per_s"] for m in lines[5:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--processes", default="1,2", help="comma-separated process counts (default 1,2)")
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--out", default="bench/scaling.json")
+    args = parser.parse_args()
+    counts = [int(n) for n in args.processes.split(",")]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in counts:
+            rate = measure(n, args.steps, Path(tmp))
+            rows.append({"processes": n, "trajectories_per_s": rate, "speedup": rate / rows[0]["trajectories_per_s"] if rows else 1.0})
+            print(f"{n} process(es): {rate:8.0f} traj/s   speed-up {rows[-1]['speedup']:.2f}", flush=True)
+    result = {"steps": args.steps, "load_average": os.getloadavg(), "cores": os.cpu_count(), "results": rows}
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
