@@ -69,3 +69,17 @@ def test_proxy_call_reports_missing_part():
 
     with pytest.raises(ConfigError, match=r"lacks \['lattice'\]"):
         NeedsLattice()({"composition": torch.zeros(2, 119)})
+
+
+def test_check_env_catches_a_mask_columns_override_that_disagrees(plugins):
+    env = crystalgfn.make_env("pick", n=4)
+
+    class Wrong(type(env)):
+        def mask_columns(self, state, forward=True):
+            columns, block = super().mask_columns(state, forward)
+            return columns, ~block  # the right columns, the wrong entries
+
+    wrong = Wrong.__new__(Wrong)
+    wrong.__dict__.update(env.__dict__)
+    with pytest.raises(AssertionError, match="mask_columns disagrees with forward_mask"):
+        check_env(wrong)

@@ -41,6 +41,17 @@ def _check_step_round_trip(env: Environment, parent: State, actions, params, chi
             raise AssertionError(f"{env!r}: step_back does not return the forward step's params")
 
 
+def _check_mask_columns(env: Environment, state: State, mask: torch.Tensor) -> None:
+    """``mask_columns`` must list exactly the columns some row allows, with their entries."""
+    columns, block = env.mask_columns(state)
+    expected = mask.any(dim=0).nonzero().squeeze(1)
+    if not torch.equal(columns.cpu(), expected.cpu()) or not torch.equal(block, mask[:, columns]):
+        raise AssertionError(
+            f"{env!r}: mask_columns disagrees with forward_mask (columns {columns.tolist()[:10]}..., "
+            f"expected {expected.tolist()[:10]}...)"
+        )
+
+
 def rollout_uniform(env: Environment, batch_size: int, seed: int = 0, check: bool = False) -> State:
     """Done states from uniformly random allowed actions; with ``check``, verify the contract
     at every step. A uniform continuous head is obtained from raw outputs of zero."""
@@ -55,6 +66,8 @@ def rollout_uniform(env: Environment, batch_size: int, seed: int = 0, check: boo
         mask = env.forward_mask(active)
         if check and not bool(mask.any(dim=1).all()):
             raise AssertionError(f"{env!r}: dead end, a state that is not done allows no action")
+        if check:
+            _check_mask_columns(env, active, mask)
         actions = _random_actions(mask, generator)
         params = None
         if env.n_params:
