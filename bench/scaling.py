@@ -4,8 +4,9 @@ Usage::
 
     .venv/bin/python bench/scaling.py [--processes 1,2] [--steps 40] [--out bench/scaling.json]
 
-Trains the configuration of ``tests/test_distributed.py`` (crystal stack with Li-Fe-O-S
-compositions, density reward, policy 2x64, batch 32 per process) once per process count and
+Trains ``bench/distributed.toml`` (crystal stack with Li-Fe-O-S compositions, density
+reward, policy 2x64, batch 32 per process; also the run of ``tests/test_distributed.py``)
+once per process count and
 reports the median trajectories per second over all processes (``metrics.jsonl``, steps after
 the first 5) and the speed-up over the first count. Run it on idle cores: other work on the
 machine makes the processes wait for each other at every all-reduce.
@@ -22,30 +23,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-CONFIG = """
-env = "crystal"
-proxy = "density"
-loss = "tb"
-steps = {steps}
-batch_size = 32
-hidden = 64
-layers = 2
-seed = 0
-checkpoint_every = {steps}
-[reward]
-kind = "identity"
-[env_kwargs.composition]
-elements = ["Li", "Fe", "O", "S"]
-"""
+CONFIG = Path(__file__).resolve().parent / "distributed.toml"
 
 
 def measure(processes: int, steps: int, workdir: Path) -> float:
     """Median trajectories per second (all processes together) after 5 warm-up steps."""
-    config = workdir / "run.toml"
-    config.write_text(CONFIG.format(steps=steps))
     out = workdir / f"p{processes}"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               "-m", "crystalgfn", "train", "--config", str(config), "--out", str(out)]
+               "-m", "crystalgfn", "train", "--config", str(CONFIG), "--out", str(out), "--steps", str(steps)]
     subprocess.run(command, check=True, capture_output=True, text=True)
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return statistics.median(m["trajectories_per_s"] for m in lines[5:])

@@ -5,27 +5,15 @@ what else the machine runs)."""
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from crystalgfn.checkpoint import load_checkpoint
 
-CONFIG = """
-env = "crystal"
-proxy = "density"
-loss = "tb"
-steps = {steps}
-batch_size = 32
-hidden = 64
-layers = 2
-seed = 0
-checkpoint_every = 10
-[reward]
-kind = "identity"
-[env_kwargs.composition]
-elements = ["Li", "Fe", "O", "S"]
-"""
+#: The run bench/scaling.py times (crystal stack, Li-Fe-O-S, density reward, 40 steps).
+CONFIG = Path(__file__).resolve().parents[1] / "bench" / "distributed.toml"
 
 
 def torchrun(processes: int, *args: str) -> None:
@@ -37,9 +25,7 @@ def torchrun(processes: int, *args: str) -> None:
 
 @pytest.mark.slow
 def test_two_processes_train_one_model(tmp_path):
-    config = tmp_path / "run.toml"
-    config.write_text(CONFIG.format(steps=40))
-    torchrun(2, "--config", str(config), "--out", str(tmp_path / "two"))
+    torchrun(2, "--config", str(CONFIG), "--out", str(tmp_path / "two"))
     # The trainer compares parameter checksums of all ranks at every checkpoint and fails
     # if they differ; reaching the end means the ranks stayed identical.
     payload = load_checkpoint(tmp_path / "two" / "checkpoint.pt")
@@ -50,11 +36,9 @@ def test_two_processes_train_one_model(tmp_path):
 
 @pytest.mark.slow
 def test_distributed_resume_matches_an_uninterrupted_run(tmp_path):
-    config = tmp_path / "run.toml"
-    config.write_text(CONFIG.format(steps=20))
-    torchrun(2, "--config", str(config), "--out", str(tmp_path / "straight"))
-    torchrun(2, "--config", str(config), "--out", str(tmp_path / "split"), "--steps", "10")
-    torchrun(2, "--out", str(tmp_path / "split"), "--resume")
+    torchrun(2, "--config", str(CONFIG), "--out", str(tmp_path / "straight"), "--steps", "20")
+    torchrun(2, "--config", str(CONFIG), "--out", str(tmp_path / "split"), "--steps", "10")
+    torchrun(2, "--out", str(tmp_path / "split"), "--resume", "--steps", "20")
     straight = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
     resumed = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
     assert resumed["step"] == straight["step"] == 20
