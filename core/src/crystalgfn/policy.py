@@ -8,6 +8,8 @@ uniform random policy — the paper's random baseline — is the policy that out
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 import torch
 
@@ -32,6 +34,13 @@ class PolicyOutput:
     log_flow: torch.Tensor | None = None
 
 
+@functools.lru_cache(maxsize=8)
+def _projection(width: int, device: torch.device) -> torch.Tensor:
+    """A fixed random float64 vector ``(width,)`` that keys rows for :func:`distinct_rows`."""
+    generator = torch.Generator().manual_seed(20231004)
+    return torch.rand(width, dtype=torch.float64, generator=generator).to(device)
+
+
 def distinct_rows(matrix: torch.Tensor, max_share: float = 0.5) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(unique rows (U, D), int64 inverse (B,))`` with ``unique[inverse] == matrix``, or
     ``None`` when more than ``max_share`` of the ``B`` rows are distinct (not worth it).
@@ -42,9 +51,7 @@ def distinct_rows(matrix: torch.Tensor, max_share: float = 0.5) -> tuple[torch.T
     batch = matrix.shape[0]
     if batch < 2:
         return None
-    generator = torch.Generator().manual_seed(20231004)
-    projection = torch.rand(matrix.shape[1], dtype=torch.float64, generator=generator).to(matrix.device)
-    keys = matrix.detach().double() @ projection
+    keys = matrix.detach().double() @ _projection(matrix.shape[1], matrix.device)
     unique_keys, inverse = torch.unique(keys, return_inverse=True)
     if unique_keys.shape[0] > max_share * batch:
         return None
