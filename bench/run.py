@@ -202,19 +202,36 @@ def bench_proxies(env, n_crystals, repeats) -> list[dict]:
     return rows
 
 
+SECTIONS = ("uniform", "mlp", "training", "proxy")
+
+
+def _at_least_one(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return int(text)
+
+
+def _sections(text: str) -> set[str]:
+    chosen = {part.strip() for part in text.split(",")}
+    unknown = sorted(chosen - set(SECTIONS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
+    return chosen
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (< 1 min)")
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--repeats", type=int, default=None, help="timed repeats (default 3, quick 1)")
+    parser.add_argument("--threads", type=_at_least_one, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--repeats", type=_at_least_one, default=None, help="timed repeats (default 3, quick 1)")
     parser.add_argument("--out", default="bench/results.json", help="JSON output path")
-    parser.add_argument("--only", default="uniform,mlp,training,proxy",
-                        help="comma-separated sections to run")
+    parser.add_argument("--only", type=_sections, default=set(SECTIONS),
+                        help=f"comma-separated sections to run, of {','.join(SECTIONS)} (default: all)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     repeats = args.repeats or (1 if args.quick else 3)
-    sections = set(args.only.split(","))
+    sections = args.only
 
     info = machine_info()
     print("machine:", json.dumps(info))
