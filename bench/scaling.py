@@ -31,18 +31,38 @@ def measure(processes: int, steps: int, workdir: Path) -> float:
     out = workdir / f"p{processes}"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
                "-m", "crystalgfn", "train", "--config", str(CONFIG), "--out", str(out), "--steps", str(steps)]
-    subprocess.run(command, check=True, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"training with {processes} process(es) failed:\n{result.stderr[-3000:]}")
     lines = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return statistics.median(m["trajectories_per_s"] for m in lines[5:])
 
 
+def process_counts(text: str) -> list[int]:
+    """``"1,2"`` -> ``[1, 2]``; every count a positive integer."""
+    try:
+        counts = [int(part) for part in text.split(",")]
+    except ValueError:
+        counts = []
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 1,2; got {text!r}")
+    return counts
+
+
+def enough_steps(text: str) -> int:
+    if not text.isdigit() or int(text) < 6:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 6 (5 warm-up steps are skipped); got {text!r}")
+    return int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--processes", default="1,2", help="comma-separated process counts (default 1,2)")
-    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--processes", type=process_counts, default=[1, 2],
+                        help="comma-separated process counts (default 1,2)")
+    parser.add_argument("--steps", type=enough_steps, default=40, help="training steps per run (default 40, at least 6)")
     parser.add_argument("--out", default="bench/scaling.json")
     args = parser.parse_args()
-    counts = [int(n) for n in args.processes.split(",")]
+    counts = args.processes
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in counts:
