@@ -45,7 +45,7 @@ def _check_mask_columns(env: Environment, state: State, mask: torch.Tensor) -> N
     """``mask_columns`` must list exactly the columns some row allows, with their entries."""
     columns, block = env.mask_columns(state)
     expected = mask.any(dim=0).nonzero().squeeze(1)
-    if not torch.equal(columns.cpu(), expected.cpu()) or not torch.equal(block, mask[:, columns]):
+    if not torch.equal(columns, expected) or not torch.equal(block, mask[:, columns]):
         raise AssertionError(
             f"{env!r}: mask_columns disagrees with forward_mask (columns {columns.tolist()[:10]}..., "
             f"expected {expected.tolist()[:10]}...)"
