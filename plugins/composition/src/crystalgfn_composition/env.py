@@ -399,8 +399,7 @@ class CompositionEnv(Environment):
     def mask_columns(self, state: State, forward: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`Environment.mask_columns`; the allowed columns are found on the distinct
         prefix summaries, before expanding to rows, so the full-width mask is never built."""
-        t = self._tensors(state["last"].device)
-        per_summary = self._mask_per_summary(state, t) if forward else None
+        per_summary = self._mask_per_summary(state, self._tensors(state["last"].device)) if forward else None
         if per_summary is None:
             return super().mask_columns(state, forward)
         compact, inverse = per_summary
