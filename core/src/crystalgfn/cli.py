@@ -30,6 +30,7 @@ def _plugins_report() -> dict:
                 "losses": [],
                 "constraints": [],
                 "structure_builders": [],
+                "oracles": [],
                 "error": None,
             },
         )
@@ -39,6 +40,7 @@ def _plugins_report() -> dict:
         ("proxies", plugins.proxies),
         ("losses", plugins.losses),
         ("structure_builders", plugins.structure_builders),
+        ("oracles", plugins.oracles),
     ):
         for entry in registry:
             entry_for(entry.distribution)[key].append(entry.name)
@@ -61,6 +63,7 @@ def _print_plugins_table(report: dict) -> None:
             ("losses", "loss"),
             ("constraints", "constraint"),
             ("structure_builders", "structure-builder"),
+            ("oracles", "oracle"),
         ):
             contributed += [f"{label}:{name}" for name in plugin[key]]
         if plugin["error"]:
@@ -133,7 +136,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         from crystalgfn.compose import make_env
 
         env = (make_env(env or "crystal") if env is None or isinstance(env, str) else env).restrict(**restrictions)
-    metrics = build_report(args.samples, args.out, reference_csv=args.reference, env=env, top=args.top)
+    from crystalgfn.report.evaluation import parse_evaluation_argument
+
+    evaluations = [parse_evaluation_argument(text) for text in args.evaluation or []]
+    metrics = build_report(args.samples, args.out, reference_csv=args.reference, env=env,
+                           top=args.top, evaluations=evaluations)
     valid = metrics["validity"].get("all")
     print(
         f"{metrics['samples']['n']} samples: valid {'n/a' if valid is None else f'{valid:.3f}'}, "
@@ -162,6 +169,38 @@ def cmd_structures(args: argparse.Namespace) -> int:
         f"{metrics['symmetry_recovery_rate']:.3f} ({metrics['seconds']:.1f} s)"
     )
     print(f"structures written to {args.out} (index.csv, cif/, metrics.json)")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from crystalgfn.judge.evaluate import evaluate
+
+    try:
+        summary = evaluate(
+            args.input, args.out, oracle=args.oracle, n=args.n, jobs=args.jobs, seed=args.seed,
+            placements=args.placements, builder=args.backend, fmax=args.fmax, steps=args.steps,
+            device=args.device,
+            elements=[s.strip() for s in args.elements.split(",") if s.strip()]
+            if args.elements else None,
+        )
+    except KeyboardInterrupt:
+        print(f"\ncrystalgfn: interrupted; the rows judged so far are kept in {args.out}/rows.jsonl "
+              "— run the same command again to continue", file=sys.stderr)
+        return 130
+    rates = summary["rates"]
+
+    def pct(value):
+        return "n/a" if value is None else f"{100 * value:.1f} %"
+
+    print(
+        f"{summary['n']} inputs: built {pct(rates['built'])}, relaxed {pct(rates['relaxed'])}, "
+        f"stable (E_hull <= 0.1 eV/atom) {pct(rates['stable'])}, S.U.N. {pct(rates['sun'])}, "
+        f"symmetry kept {pct(rates['symmetry_kept'])}"
+    )
+    median = summary["medians"]["formation_energy_per_atom"]
+    if median is not None:
+        print(f"median formation energy ({summary['oracle']}): {median:.3f} eV/atom")
+    print(f"evaluation written to {args.out}/evaluation.csv (summary: {args.out}/summary.json)")
     return 0
 
 
@@ -213,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_restriction_arguments(report)
     report.add_argument("--out", required=True, help="report directory to write")
     report.add_argument("--top", type=int, default=100, help="k of top-k by reward (default 100)")
+    report.add_argument(
+        "--evaluation", action="append", metavar="[LABEL=]DIR",
+        help="an evaluation folder written by 'crystalgfn evaluate' (repeat to show several "
+        "side by side, e.g. --evaluation samples=DIR1 --evaluation uniform=DIR2)",
+    )
     report.set_defaults(handler=cmd_report)
 
     structures = commands.add_parser(
@@ -239,6 +283,40 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference", help="JSONL of reference structures for novelty (default: shipped MP slice)"
     )
     structures.set_defaults(handler=cmd_structures)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="judge samples or CIF files with an oracle: relax, formation energy, E above "
+        "hull, S.U.N.",
+    )
+    evaluate.add_argument(
+        "input", help="samples CSV (atoms are placed first), a CIF file or a folder of CIFs"
+    )
+    evaluate.add_argument("--out", required=True,
+                          help="folder for evaluation.csv, summary.json, relaxed/ (resumable)")
+    evaluate.add_argument("--oracle", default="chgnet", help="oracle (default: chgnet)")
+    evaluate.add_argument("--n", type=int, default=None,
+                          help="judge a random subsample of N inputs (default: all)")
+    evaluate.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    evaluate.add_argument("--seed", type=int, default=0,
+                          help="seed of the subsample and of the atom placements (default 0)")
+    evaluate.add_argument(
+        "--placements", type=int, default=1,
+        help="independent Wyckoff placements per sample, each relaxed, the lowest energy kept "
+        "(default 1)",
+    )
+    evaluate.add_argument("--backend", default="pyxtal",
+                          help="structure builder for samples (default: pyxtal)")
+    evaluate.add_argument("--fmax", type=float, default=0.1,
+                          help="force convergence threshold, eV/Å (default 0.1)")
+    evaluate.add_argument("--steps", type=int, default=300,
+                          help="most relaxation steps per structure (default 300)")
+    evaluate.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    evaluate.add_argument(
+        "--elements", help="judge only samples made of these elements, e.g. the run's "
+        "(comma-separated; applied before --n)",
+    )
+    evaluate.set_defaults(handler=cmd_evaluate)
     return parser
 
 

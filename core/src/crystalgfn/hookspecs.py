@@ -73,4 +73,19 @@ def register_structure_builders(register):
     the instance's ``write(samples_csv, out_dir, reference=None, jobs=1)`` writes the CIFs,
     the index and the metrics and returns the metrics as a dict. Subclass
     ``crystalgfn_structures.StructureBuilder`` and implement ``place`` to get all of that.
+    ``crystalgfn evaluate`` calls the instance's ``place_row(row, number)`` (one samples-CSV
+    row and its row number) and reads ``structure`` (or ``None``), ``reason`` and ``detail``
+    of what it returns.
+    """
+
+
+@hookspec
+def register_oracles(register):
+    """Register oracles: independent judges that relax atomic structures and give their
+    energies (e.g. a universal interatomic potential).
+
+    Call ``register(OracleClass)``; the name is ``OracleClass.name`` (e.g. ``"chgnet"``),
+    chosen with ``crystalgfn evaluate --oracle NAME``. The class must subclass
+    :class:`crystalgfn.oracle.Oracle`; Crystal-GFN calls it with keyword arguments
+    (``device``, ``fmax``, ``steps``) and uses ``relax``, ``reference`` and ``versions``.
     """

@@ -64,6 +64,7 @@ class Plugins:
     proxies: Registry = attrs.field(factory=lambda: Registry("proxy"))
     losses: Registry = attrs.field(factory=lambda: Registry("loss"))
     structure_builders: Registry = attrs.field(factory=lambda: Registry("structure builder"))
+    oracles: Registry = attrs.field(factory=lambda: Registry("oracle"))
     constraints: dict[tuple[str, str], ConstraintEntry] = attrs.field(factory=dict)
     failures: list[PluginFailure] = attrs.field(factory=list)
     #: distribution name -> version, for every distribution that contributed a plugin
@@ -85,6 +86,7 @@ class Plugins:
             "proxy": self.proxies,
             "loss": self.losses,
             "structure_builder": self.structure_builders,
+            "oracle": self.oracles,
         }
 
     def register_module(self, plugin: object, distribution: str) -> None:
@@ -107,6 +109,9 @@ class Plugins:
                 f, name, distribution=distribution
             ),
             "register_structure_builders": lambda f, name=None: self.structure_builders.add(
+                f, name, distribution=distribution
+            ),
+            "register_oracles": lambda f, name=None: self.oracles.add(
                 f, name, distribution=distribution
             ),
             "register_constraints": lambda source, target, factory: self.add_constraint(

@@ -143,3 +143,57 @@ def check_loss(loss: Loss, batch_size: int = 8, steps: int = 5, seed: int = 0) -
     if log_pf.grad is None or not bool(torch.isfinite(log_pf.grad).all()):
         raise AssertionError(f"loss {loss.name!r} must be differentiable in log P_F")
     return value.detach()
+
+
+def check_oracle(oracle, structures) -> list:
+    """Relax each pymatgen ``Structure`` of ``structures`` with ``oracle`` and verify the
+    oracle contract; returns the :class:`crystalgfn.oracle.Relaxation` objects.
+
+    Checked: finite energies per atom; the relaxed structure keeps the composition; the
+    relaxation does not raise the energy; ``steps`` within the oracle's limit; ``converged``
+    agrees with the residual force; the reference has an elemental entry for every element
+    of the structures and names its provenance.
+    """
+    import math
+
+    from crystalgfn.oracle import Oracle, OracleReference, Relaxation
+
+    if not isinstance(oracle, Oracle):
+        raise AssertionError(f"{oracle!r} is not a crystalgfn.oracle.Oracle")
+    if not oracle.name or not oracle.energy_scale:
+        raise AssertionError(f"{type(oracle).__name__} must set 'name' and 'energy_scale'")
+    reference = oracle.reference()
+    if not isinstance(reference, OracleReference) or not reference.entries:
+        raise AssertionError(f"{oracle.name}: reference() must return a non-empty OracleReference")
+    if not reference.provenance:
+        raise AssertionError(f"{oracle.name}: the reference must record its provenance")
+    relaxations = []
+    for structure in structures:
+        elements = {e.symbol for e in structure.composition.elements}
+        missing = elements - reference.elements
+        if missing:
+            raise AssertionError(f"{oracle.name}: no elemental reference for {sorted(missing)}")
+        relaxation = oracle.relax(structure)
+        if not isinstance(relaxation, Relaxation):
+            raise AssertionError(f"{oracle.name}: relax must return a Relaxation")
+        formula = structure.composition.reduced_formula
+        if relaxation.structure.composition.reduced_formula != formula:
+            raise AssertionError(f"{oracle.name}: relaxing {formula} changed its composition")
+        energies = (relaxation.energy_per_atom, relaxation.initial_energy_per_atom)
+        if not all(math.isfinite(e) for e in energies):
+            raise AssertionError(f"{oracle.name}: non-finite energy for {formula}: {energies}")
+        if relaxation.energy_per_atom > relaxation.initial_energy_per_atom + 1e-3:
+            raise AssertionError(
+                f"{oracle.name}: relaxing {formula} raised its energy per atom from "
+                f"{relaxation.initial_energy_per_atom} to {relaxation.energy_per_atom}"
+            )
+        if not 0 <= relaxation.steps <= oracle.steps:
+            raise AssertionError(
+                f"{oracle.name}: {relaxation.steps} steps outside 0..{oracle.steps}")
+        if relaxation.converged and relaxation.max_force > oracle.fmax + 1e-6:
+            raise AssertionError(
+                f"{oracle.name}: {formula} reported converged with a residual force of "
+                f"{relaxation.max_force} eV/Å > fmax {oracle.fmax}"
+            )
+        relaxations.append(relaxation)
+    return relaxations

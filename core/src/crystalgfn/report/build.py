@@ -10,6 +10,8 @@ from pathlib import Path
 from crystalgfn.errors import ConfigError
 from crystalgfn.report import metrics as m
 from crystalgfn.report import plots, tables
+from crystalgfn.report.evaluation import draw as draw_evaluation
+from crystalgfn.report.evaluation import evaluation_metrics, load_evaluation
 from crystalgfn.report.io import Crystals, is_table_format, read_crystals, reference_from_table
 
 
@@ -70,13 +72,15 @@ def build_report(
     env=None,
     top: int = 100,
     plot: bool = True,
+    evaluations=(),
 ) -> dict:
     """Write the report of ``samples_csv`` into ``out_dir``; returns the metrics (as written
     to ``out_dir/metrics.json``). See ``docs/report.md`` for every metric.
 
     ``env`` is the environment whose validity checks run: a spec (default ``"crystal"``) or an
     environment object, e.g. a run's restricted environment, so that a restriction is checked
-    on every sample rather than assumed."""
+    on every sample rather than assumed. ``evaluations``: ``(label, folder)`` pairs written by
+    ``crystalgfn evaluate``, shown side by side in the judge's section."""
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ConfigError(f"--top must be a positive integer, got {top!r}")
     if plot:
@@ -85,6 +89,7 @@ def build_report(
     if out.exists() and not out.is_dir():
         raise ConfigError(f"report directory {str(out)!r} exists and is not a directory")
     samples = read_crystals(samples_csv, "samples")
+    judged = [load_evaluation(label, Path(path)) for label, path in evaluations]
     out.mkdir(parents=True, exist_ok=True)
     reference = load_reference(reference_csv, out) if reference_csv is not None else None
     if env is None or isinstance(env, str):
@@ -144,6 +149,10 @@ def build_report(
         result["reference"] = None
         result["comparison"] = None
     result["plots"] = plots.draw_all(out, samples, reference, properties) if plot else []
+    if judged:
+        result["evaluation"] = evaluation_metrics(judged)
+        if plot:
+            result["plots"] += draw_evaluation(out, judged)
     result["files"] = {
         "metrics": "metrics.json",
         "report": "report.md",

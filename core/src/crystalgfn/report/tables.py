@@ -137,6 +137,10 @@ def markdown_report(metrics: dict) -> str:
             ),
             "",
         ]
+    if metrics.get("evaluation"):
+        from crystalgfn.report.evaluation import markdown as evaluation_markdown
+
+        out += evaluation_markdown(metrics["evaluation"])
     out += ["## Plots", ""]
     out += [f"![{name}]({name})" for name in metrics["plots"]]
     return "\n".join(out) + "\n"

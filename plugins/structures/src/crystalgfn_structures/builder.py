@@ -364,6 +364,12 @@ class StructureBuilder:
         result.seconds = time.perf_counter() - start
         return result
 
+    def place_row(self, row: Mapping[str, Any], number: int) -> Result:
+        """Complete one row of a samples CSV (``space_group``, ``formula``, ``a`` ..
+        ``gamma``; values as strings or numbers); ``number`` is its row number, which seeds
+        it. This is what ``crystalgfn evaluate`` calls."""
+        return self.build_one(sample_from_row(row, number))
+
     def build(self, samples, jobs: int = 1) -> list[Result]:
         """Complete every sample (a CSV path, rows or :class:`Sample` objects), in order."""
         samples = read_samples(samples)

@@ -1,0 +1,168 @@
+"""The judge's section of a report: evaluations written by ``crystalgfn evaluate``.
+
+Each evaluation is a folder (``summary.json`` and ``evaluation.csv``) with a label, e.g.
+``samples``, ``uniform``, ``validation``; they are shown side by side: a rates table, a
+proxy-vs-oracle scatter of formation energies and a histogram of energies above the hull with
+the stability threshold.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from crystalgfn.errors import ConfigError
+from crystalgfn.report import plots
+from crystalgfn.report.tables import markdown_table
+
+#: rates shown in the report, in order, with their labels
+RATES = (
+    ("built", "built"),
+    ("relaxed", "relaxed"),
+    ("converged", "converged"),
+    ("stable", "stable (E_hull ≤ 0.1)"),
+    ("stable_strict", "stable (E_hull ≤ 0)"),
+    ("unique", "unique"),
+    ("novel", "novel"),
+    ("sun", "S.U.N."),
+    ("symmetry_kept", "symmetry kept"),
+)
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
+
+
+def parse_evaluation_argument(text: str) -> tuple[str, Path]:
+    """``LABEL=DIR`` or ``DIR`` (label: the folder's name) → ``(label, path)``."""
+    label, _, path = text.rpartition("=") if "=" in text else ("", "", text)
+    path = Path(path)
+    return (label or path.name), path
+
+
+def load_evaluation(label: str, path: Path) -> dict:
+    """Summary and per-row values of one evaluation folder."""
+    summary_path, rows_path = path / "summary.json", path / "evaluation.csv"
+    if not summary_path.is_file() or not rows_path.is_file():
+        raise ConfigError(
+            f"evaluation folder {str(path)!r} lacks summary.json or evaluation.csv; write it "
+            "with 'crystalgfn evaluate INPUT --out DIR' (an interrupted evaluation finishes "
+            "when the same command is run again)"
+        )
+    summary = json.loads(summary_path.read_text())
+    with open(rows_path, newline="") as stream:
+        rows = list(csv.DictReader(stream))
+
+    def column(name):
+        return np.array([_float(r.get(name)) for r in rows], dtype=float)
+
+    return {"label": label, "path": str(path), "summary": summary,
+            "formation_energy": column("formation_energy_per_atom"),
+            "e_above_hull": column("e_above_hull"),
+            "proxy": column("proxy_formation_energy")}
+
+
+def _float(text) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def evaluation_metrics(evaluations: list[dict]) -> dict:
+    """What ``metrics.json`` keeps of the evaluations (their summaries, by label)."""
+    return {e["label"]: {"path": e["path"], **{k: e["summary"].get(k) for k in (
+        "n", "rates", "rates_of_relaxed", "medians", "proxy_vs_oracle", "reasons", "oracle",
+        "energy_scale", "versions", "thresholds", "seconds_per_input")}} for e in evaluations}
+
+
+def draw(out_dir: Path, evaluations: list[dict]) -> list[str]:
+    """The judge's plots; returns their file names."""
+    names = [_hull_histogram(out_dir, evaluations)]
+    if any(np.isfinite(e["proxy"]).any() and np.isfinite(e["formation_energy"]).any()
+           for e in evaluations):
+        names.append(_proxy_scatter(out_dir, evaluations))
+    return names
+
+
+def _hull_histogram(out_dir: Path, evaluations: list[dict]) -> str:
+    figure, (ax,) = plots._new_figure()
+    data = [e["e_above_hull"][np.isfinite(e["e_above_hull"])] for e in evaluations]
+    present = [d for d in data if d.size]
+    if present:
+        high = max(float(np.percentile(d, 99)) for d in present)
+        edges = np.linspace(min(-0.2, min(float(d.min()) for d in present)), max(high, 0.5), 41)
+        for i, (e, values) in enumerate(zip(evaluations, data, strict=True)):
+            color = COLORS[i % len(COLORS)]
+            if values.size:
+                ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, histtype="step",
+                        linewidth=2, color=color, density=True,
+                        label=f"{e['label']} (n={values.size})")
+    ax.axvline(0.1, color="black", linestyle="--", linewidth=1, label="stable: ≤ 0.1 eV/atom")
+    oracle = evaluations[0]["summary"].get("oracle", "oracle")
+    ax.set_xlabel(f"energy above hull after relaxation ({oracle}), eV/atom")
+    ax.set_ylabel("probability density")
+    ax.set_title("Stability judged by the oracle (its own hull)")
+    ax.legend(fontsize="small")
+    return plots._save(figure, out_dir, "judge_e_above_hull.png")
+
+
+def _proxy_scatter(out_dir: Path, evaluations: list[dict]) -> str:
+    figure, (ax,) = plots._new_figure(width=5.5, height=5.0)
+    low, high = math.inf, -math.inf
+    for i, e in enumerate(evaluations):
+        color = COLORS[i % len(COLORS)]
+        keep = np.isfinite(e["proxy"]) & np.isfinite(e["formation_energy"])
+        if not keep.any():
+            continue
+        x, y = e["proxy"][keep], e["formation_energy"][keep]
+        mae = float(np.abs(x - y).mean())
+        ax.scatter(x, y, s=10, alpha=0.6, color=color,
+                   label=f"{e['label']} (n={keep.sum()}, MAE {mae:.2f})")
+        low, high = min(low, x.min(), y.min()), max(high, x.max(), y.max())
+    ax.plot([low, high], [low, high], color="black", linewidth=1)
+    oracle = evaluations[0]["summary"].get("oracle", "oracle")
+    ax.set_xlabel("formation energy in the input (proxy, or DFT for MP crystals), eV/atom")
+    ax.set_ylabel(f"formation energy after relaxation ({oracle}), eV/atom")
+    ax.set_title("Input value vs the oracle's judgement")
+    ax.legend(fontsize="small")
+    return plots._save(figure, out_dir, "judge_proxy_vs_oracle.png")
+
+
+def markdown(metrics: dict) -> list[str]:
+    """The report's section on the evaluations."""
+    evaluations = metrics
+    labels = list(evaluations)
+    first = evaluations[labels[0]]
+    out = ["## Judged by an independent oracle", ""]
+    versions = first.get("versions") or {}
+    out.append(
+        f"Atoms placed on Wyckoff positions, then relaxed with **{first.get('oracle')}** "
+        f"({', '.join(f'{name} {version}' for name, version in versions.items())}): "
+        f"energy scale {first.get('energy_scale')}. Formation energies and E above hull use "
+        "the oracle's own competing phases, never DFT energies. Stable: E_hull ≤ 0.1 eV/atom; "
+        "S.U.N.: stable, unique (within its set) and novel (no known Materials Project "
+        "crystal matches). Rates are over all inputs of each set."
+    )
+    out.append("")
+    rows = [[label_text, *(evaluations[label]["rates"].get(key) for label in labels)]
+            for key, label_text in RATES]
+    rows.append(["median formation energy (oracle, eV/atom)",
+                 *(evaluations[label]["medians"].get("formation_energy_per_atom")
+                   for label in labels)])
+    rows.append(["median E above hull (eV/atom)",
+                 *(evaluations[label]["medians"].get("e_above_hull") for label in labels)])
+    rows.append(["median input formation energy (eV/atom)",
+                 *(evaluations[label]["medians"].get("proxy_formation_energy")
+                   for label in labels)])
+    rows.append(["input vs oracle MAE (eV/atom)",
+                 *(evaluations[label]["proxy_vs_oracle"].get("mae") for label in labels)])
+    rows.append(["input vs oracle Spearman",
+                 *(evaluations[label]["proxy_vs_oracle"].get("spearman") for label in labels)])
+    rows.append(["inputs", *(evaluations[label]["n"] for label in labels)])
+    out += [markdown_table(["", *labels], rows), ""]
+    out.append("The input formation energy is the proxy's prediction for sampled crystals and "
+               "the DFT value for Materials Project crystals.")
+    out.append("")
+    return out
