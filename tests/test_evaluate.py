@@ -14,7 +14,9 @@ from crystalgfn.judge.evaluate import evaluate  # noqa: E402
 from crystalgfn.judge.summary import spearman  # noqa: E402
 from pymatgen.core import Lattice, Structure  # noqa: E402
 
-CUBIC = dict(alpha=90, beta=90, gamma=90)
+# the columns 'crystalgfn sample' writes (all four groups below are cubic, centrosymmetric)
+CUBIC = dict(alpha=90, beta=90, gamma=90, crystal_system="cubic", lattice_system="cubic",
+             point_symmetry="centrosymmetric")
 SAMPLES = [
     dict(space_group=225, formula="Na4Cl4", a=5.64, b=5.64, c=5.64, **CUBIC,
          formation_energy=-2.0),

@@ -59,9 +59,10 @@ class OracleReference:
     """The phases that hulls are built from, all computed by one oracle.
 
     ``entries``: competing phases (elements included: the lowest elemental entry of each
-    element is its reference for formation energies). ``structures``: a callable giving
-    ``(material_id, Structure)`` pairs of known crystals, for novelty (loaded lazily: it may
-    be large). ``provenance``: where the entries came from and how they were computed.
+    element is its reference for formation energies). ``structures``: a callable taking a
+    reduced formula (``"NaCl"``) and giving the known crystals of that formula as pymatgen
+    ``Structure`` objects, for novelty. ``provenance``: where the entries came from and how
+    they were computed.
     """
 
     entries: tuple[ReferenceEntry, ...]

@@ -22,8 +22,10 @@ def nacl(a=5.69):
 
 
 def silicon():
-    # diamond, origin choice 2 of Fd-3m: 8a at (1/8, 1/8, 1/8)
-    return Structure.from_spacegroup(227, Lattice.cubic(5.47), ["Si"], [[0.125, 0.125, 0.125]])
+    # diamond: the fcc lattice points and the same shifted by (1/4, 1/4, 1/4)
+    fcc = [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
+    coords = fcc + [[x + 0.25 for x in point] for point in fcc]
+    return Structure(Lattice.cubic(5.47), ["Si"] * 8, coords)
 
 
 def perovskite():

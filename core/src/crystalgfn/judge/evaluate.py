@@ -90,8 +90,7 @@ def evaluate(source, out_dir, *, oracle: str = "chgnet", n: int | None = None, j
     report = progress or Progress(len(items), len(done))
     start = time.perf_counter()
     if todo:
-        known = the_oracle.reference().structures()
-        judge = Judge(the_oracle, builders, known)
+        judge = Judge(the_oracle, builders)
         (out / "relaxed").mkdir(parents=True, exist_ok=True)
         with open(out / "rows.jsonl", "a") as log:
             for outcome in _run(judge, todo, jobs):
@@ -183,9 +182,14 @@ _WORKER_JUDGE: Judge | None = None
 
 def _start_worker(judge: Judge) -> None:
     global _WORKER_JUDGE
+    import signal
+
     import torch
 
     torch.set_num_threads(1)  # one core per worker: processes, not threads, share the machine
+    # Ctrl-C reaches every process of the terminal: a worker leaves at once and quietly (its
+    # row is judged again on resume); the parent reports the interruption
+    signal.signal(signal.SIGINT, lambda signum, frame: os._exit(1))
     _WORKER_JUDGE = judge
 
 

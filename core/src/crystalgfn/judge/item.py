@@ -7,7 +7,6 @@ they are loaded once per process, not once per crystal.
 
 from __future__ import annotations
 
-import collections
 import math
 import time
 import warnings
@@ -45,15 +44,15 @@ class Outcome:
 
 class Judge:
     """Judges items with ``oracle``; ``builders``: one structure builder per placement
-    (samples only); ``known``: ``(material_id, Structure)`` pairs for novelty."""
+    (samples only); novelty is judged against the oracle reference's known crystals."""
 
-    def __init__(self, oracle, builders, known):
+    def __init__(self, oracle, builders):
         self.oracle = oracle
         self.builders = list(builders)
-        self.hulls = Hulls(oracle.reference().entries)
-        self.known = collections.defaultdict(list)
-        for _, structure in known:
-            self.known[structure.composition.reduced_formula].append(structure)
+        reference = oracle.reference()
+        self.hulls = Hulls(reference.entries)
+        self.known = reference.structures
+        self.known("")  # load the oracle's index of known crystals before workers fork
         from pymatgen.analysis.structure_matcher import StructureMatcher
 
         self.matcher = StructureMatcher()  # ltol 0.2, stol 0.3, angle_tol 5°, scale=True
@@ -138,7 +137,7 @@ class Judge:
 
     def is_novel(self, structure) -> bool:
         """No known crystal of the same reduced formula matches ``structure``."""
-        candidates = self.known.get(structure.composition.reduced_formula, [])
+        candidates = self.known(structure.composition.reduced_formula)
         return not any(self.matcher.fit(structure, known) for known in candidates)
 
 

@@ -10,6 +10,7 @@ relaxed), for novelty.
 
 from __future__ import annotations
 
+import collections
 import csv
 import functools
 import gzip
@@ -40,15 +41,24 @@ def load_reference() -> OracleReference:
     return OracleReference(entries=entries, structures=known_structures, provenance=provenance)
 
 
-@functools.lru_cache(maxsize=1)
-def known_structures() -> tuple:
-    """``(material_id, Structure)`` of the shipped Materials Project crystals (cached)."""
+def known_structures(reduced_formula: str) -> list:
+    """The shipped Materials Project crystals of ``reduced_formula`` (pymatgen
+    ``Structure`` objects, built on first use of that formula)."""
     from pymatgen.core import Lattice, Structure
 
-    pairs = []
+    return [Structure(Lattice(r["lattice"]), r["species"], r["frac"],
+                      properties={"material_id": r["material_id"]})
+            for r in _records().get(reduced_formula, ())]
+
+
+@functools.lru_cache(maxsize=1)
+def _records() -> dict[str, list[dict]]:
+    from pymatgen.core import Composition
+
+    by_formula: dict[str, list[dict]] = {}
     with _data(STRUCTURES_FILE).open("rb") as raw:
         for line in io.TextIOWrapper(gzip.open(raw), encoding="utf-8"):
             record = json.loads(line)
-            structure = Structure(Lattice(record["lattice"]), record["species"], record["frac"])
-            pairs.append((record["material_id"], structure))
-    return tuple(pairs)
+            formula = Composition(dict(collections.Counter(record["species"]))).reduced_formula
+            by_formula.setdefault(formula, []).append(record)
+    return by_formula
