@@ -44,3 +44,16 @@ def test_distributed_resume_matches_an_uninterrupted_run(tmp_path):
     assert resumed["step"] == straight["step"] == 20
     for name, value in straight["policy"].items():
         assert torch.equal(value, resumed["policy"][name]), name
+
+
+@pytest.mark.slow
+def test_a_two_process_run_is_sampled_and_reported_by_one_process(tmp_path):
+    from crystalgfn.cli import main
+
+    torchrun(2, "--config", str(CONFIG), "--out", str(tmp_path / "two"), "--steps", "2")
+    samples = tmp_path / "samples.csv"
+    assert main(["sample", "--run", str(tmp_path / "two"), "-n", "20", "--out", str(samples)]) == 0
+    assert len(samples.read_text().splitlines()) == 21
+    report = tmp_path / "report"
+    assert main(["report", str(samples), "--run", str(tmp_path / "two"), "--out", str(report)]) == 0
+    assert json.loads((report / "metrics.json").read_text())["samples"]["n"] == 20

@@ -185,3 +185,27 @@ def test_report_checks_a_restricted_run(tmp_path):
     assert main(["report", str(samples), "--out", str(tmp_path / "bad"), "--elements", "Li,O", "--lengths", "12:20"]) == 0
     validity = json.loads((tmp_path / "bad" / "metrics.json").read_text())["validity"]
     assert validity["within_space"] < 1.0 and validity["within_ranges"] < 1.0
+
+
+def test_cli_binary_input_and_nan_rows(tmp_path, capsys):
+    binary = tmp_path / "samples.parquet"
+    binary.write_bytes(b"PAR1\x15\x04\x15\xb0\x01\xff\x00")
+    assert main(["report", str(binary), "--out", str(tmp_path / "r")]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("crystalgfn: error: samples file") and "is not a text CSV" in error
+    assert "Traceback" not in error and "UnicodeDecodeError" not in error
+    samples = tmp_path / "s.csv"
+    samples.write_text(
+        "space_group,symbol,crystal_system,lattice_system,point_symmetry,formula,a,b,c,alpha,beta,"
+        "gamma\n225,Fm-3m,cubic,cubic,centrosymmetric,Na4Cl4,5.64,5.64,5.64,90,90,90\n"
+        "225,Fm-3m,cubic,cubic,centrosymmetric,Na4Cl4,nan,5.64,5.64,90,90,90\n"
+    )
+    out = str(tmp_path / "r")
+    assert main(["report", str(samples), "--reference", str(binary), "--out", out]) == 2
+    assert "reference file" in capsys.readouterr().err
+    assert main(["report", str(samples), "--out", out]) == 0
+    warning = capsys.readouterr().err
+    assert warning.startswith("crystalgfn: warning: samples file")
+    assert "not measured: row(s) 2\n" in warning
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["samples"]["non_finite"]["n"] == 1

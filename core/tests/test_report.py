@@ -204,3 +204,34 @@ def test_empty_table(tmp_path):
     path.write_text(HEADER + "\n")
     with pytest.raises(ConfigError, match="no rows"):
         read_crystals(path)
+
+
+def test_a_binary_file_is_named_not_a_text_csv(tmp_path):
+    path = tmp_path / "samples.csv"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe")
+    with pytest.raises(ConfigError, match=r"is not a text CSV: byte 0x89 at offset 0 is not UTF-8"):
+        read_crystals(path)
+    path.write_bytes(HEADER.encode() + b"\n" + NACL.encode().replace(b"Fm-3m", b"Fm\x003m"))
+    with pytest.raises(ConfigError, match=r"is not a text CSV: it holds NUL bytes"):
+        read_crystals(path)
+
+
+def test_rows_with_a_nan_lattice_or_density_are_named(tmp_path):
+    path = tmp_path / "samples.csv"
+    rows = [
+        HEADER,
+        NACL,
+        NACL.replace("5.64,5.64,5.64", "nan,5.64,5.64"),  # row 2: no lattice
+        NACL.replace(",179.406,2.16", ",179.406,nan"),  # row 3: no density
+        NACL,
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    named = r"2 of 4 row\(s\) have a NaN or infinite lattice or density \(lattice: 1; density: 1\)"
+    with pytest.warns(UserWarning, match=named + r".*not measured: row\(s\) 2, 3$"):
+        metrics = build_report(path, tmp_path / "out", plot=False)
+    assert metrics["samples"]["n"] == 4
+    expected = {"n": 2, "rows": [2, 3], "lattice": [2], "density": [3]}
+    assert metrics["samples"]["non_finite"] == expected
+    written = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert written["samples"]["non_finite"]["n"] == 2
+    assert "**2 sample row(s) have a NaN" in (tmp_path / "out" / "report.md").read_text()

@@ -15,6 +15,7 @@ from crystalgfn.errors import (
     IncompatibleProxyError,
     InfeasibleError,
     PluginLoadError,
+    RewardError,
     UnknownNameError,
 )
 from crystalgfn.hookspecs import hookimpl
@@ -37,6 +38,7 @@ __all__ = [
     "Loss",
     "PluginLoadError",
     "Proxy",
+    "RewardError",
     "Stack",
     "Trajectories",
     "UnknownNameError",

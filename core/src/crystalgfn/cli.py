@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+import contextlib
 import json
+import os
 import sys
+import warnings
+from pathlib import Path
 
 from crystalgfn import __version__
 from crystalgfn.errors import ConfigError, CrystalGFNError
-from crystalgfn.restrictions import add_restriction_arguments
+from crystalgfn.restrictions import add_restriction_arguments, detached_negative_range
 
 
 def _plugins_report() -> dict:
@@ -95,10 +98,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    import torch
-
     from crystalgfn import run
     from crystalgfn.compose import make_env
+    from crystalgfn.devices import make_generator, resolve_device
     from crystalgfn.policy import UniformPolicy
     from crystalgfn.restrictions import restrictions_from_args
     from crystalgfn.table import describe, write_csv
@@ -106,15 +108,18 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     if args.n < 1 or args.batch_size < 1:
         raise ConfigError(f"-n and --batch-size must be positive, got {args.n} and {args.batch_size}")
+    device = resolve_device(args.device)  # before building anything
     restrictions = restrictions_from_args(args)
     if args.run:
-        _, _, columns = run.sample(args.run, args.n, restrictions, args.seed, args.batch_size, args.device)
+        _, _, columns = run.sample(
+            args.run, args.n, restrictions, args.seed, args.batch_size, args.device
+        )
     else:
         env = make_env(args.env)
         if restrictions:
             env = env.restrict(**restrictions)
-        generator = torch.Generator().manual_seed(args.seed)
-        done = sample_policy(env, UniformPolicy(env), args.n, args.batch_size, generator, args.device)
+        generator = make_generator(args.seed, device)
+        done = sample_policy(env, UniformPolicy(env), args.n, args.batch_size, generator, device)
         columns = describe(env, done)
     path = write_csv(args.out, columns)
     print(f"wrote {args.n} samples to {path}")
@@ -179,7 +184,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         summary = evaluate(
             args.input, args.out, oracle=args.oracle, n=args.n, jobs=args.jobs, seed=args.seed,
             placements=args.placements, builder=args.backend, fmax=args.fmax, steps=args.steps,
-            device=args.device,
+            max_seconds=args.max_seconds, device=args.device,
             elements=[s.strip() for s in args.elements.split(",") if s.strip()]
             if args.elements else None,
         )
@@ -311,6 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
                           help="force convergence threshold, eV/Å (default 0.1)")
     evaluate.add_argument("--steps", type=int, default=300,
                           help="most relaxation steps per structure (default 300)")
+    evaluate.add_argument("--max-seconds", type=float, default=600.0,
+                          help="most seconds per relaxation (default 600); like the step "
+                          "limit, the structure is then scored as it stands")
     evaluate.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     evaluate.add_argument(
         "--elements", help="judge only samples made of these elements, e.g. the run's "
@@ -320,11 +328,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _plain_warnings():
+    """Warnings (e.g. rows a report could not measure) as one ``crystalgfn: warning:`` line
+    on stderr, when they happen, instead of Python's file:line and source excerpt."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"crystalgfn: warning: {message}", file=sys.stderr if file is None else file)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(sys.argv[1:] if argv is None else list(argv))
+    except BrokenPipeError:
+        # The reader went away (``crystalgfn plugins | head``): stop quietly. Later writes
+        # (Python flushes stdout at exit) go to /dev/null instead of raising again.
+        try:
+            stdout = sys.stdout.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file (e.g. captured)
+            return 141
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout)
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool stopped by a closed pipe
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
+    detached = detached_negative_range(argv)
+    if detached is not None:
+        parser.error(detached)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
+        sys.stdout.flush()
         return 0
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
@@ -332,7 +373,10 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     try:
-        return args.handler(args)
+        with _plain_warnings():
+            status = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside main, not at interpreter exit
+        return status
     except CrystalGFNError as error:
         print(f"crystalgfn: error: {error}", file=sys.stderr)
         return 2

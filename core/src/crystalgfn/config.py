@@ -42,12 +42,25 @@ from crystalgfn.errors import ConfigError
 from crystalgfn.loss import Loss
 from crystalgfn.rewards import Objective, Reward, RewardFunction
 from crystalgfn.trainer import TrainSettings
+from crystalgfn.validation import Rule
 
 RUN_KEYS = {
     "env", "env_kwargs", "proxy", "proxy_kwargs", "reward", "objectives", "loss", "loss_kwargs",
     "restrictions", "on_nan", "data", "data_fraction",
 }
+OBJECTIVE_KEYS = {"proxy", "proxy_kwargs", "reward", "weight"}
 SETTING_KEYS = {field.name for field in attrs.fields(TrainSettings)}
+#: What the run keys that are not tables accept (the settings': ``trainer.SETTING_RULES``).
+RUN_RULES = {
+    "env": Rule(str),
+    "proxy": Rule(str),
+    "loss": Rule(str),
+    "on_nan": Rule(str, choices=("error", "floor")),
+    "data": Rule(str),
+    "data_fraction": Rule(float, low=0, high=1, open_high=True),
+}
+#: Run keys holding tables of keyword arguments (checked by what they are passed to).
+TABLE_KEYS = ("env_kwargs", "proxy_kwargs", "reward", "loss_kwargs", "restrictions")
 
 
 def _check_keys(table: Mapping, accepted: set[str], where: str) -> None:
@@ -58,11 +71,45 @@ def _check_keys(table: Mapping, accepted: set[str], where: str) -> None:
             raise ConfigError(f"unknown key {key!r} in {where}.{hint} Accepted keys: {sorted(accepted)}")
 
 
-def _table(config: Mapping, key: str) -> dict:
+def _table(config: Mapping, key: str, where: str = "") -> dict:
     value = config.get(key, {})
     if not isinstance(value, Mapping):
-        raise ConfigError(f"[{key}] must be a table of keyword arguments, got {value!r}")
+        raise ConfigError(f"[{where}{key}] must be a table of keyword arguments, got {value!r}")
     return dict(value)
+
+
+def _check_values(raw: Mapping) -> None:
+    """Every value's type and range, before anything is built (or a run folder made)."""
+    for key, rule in RUN_RULES.items():
+        if key in raw:
+            rule.check(key, raw[key])
+    for key in TABLE_KEYS:
+        _table(raw, key)
+    fraction = raw.get("data_fraction", 0.0)
+    if "data" in raw and not 0 < fraction < 1:
+        raise ConfigError(f"data_fraction must be in (0, 1) when data is given, got {fraction!r}")
+    if "data" not in raw and fraction:
+        raise ConfigError("data_fraction needs data = \"path/to/crystals.csv\"")
+    TrainSettings(**{k: v for k, v in raw.items() if k in SETTING_KEYS})
+    if "objectives" in raw:
+        entries = raw["objectives"]
+        tables = isinstance(entries, list) and all(isinstance(e, Mapping) for e in entries)
+        if not tables or not entries:
+            raise ConfigError(
+                f"[[objectives]] must be a non-empty array of tables (proxy, proxy_kwargs, reward, "
+                f"weight), got {entries!r}"
+            )
+        for number, entry in enumerate(entries, start=1):
+            where = f"objectives[{number}]."
+            _check_keys(entry, OBJECTIVE_KEYS, f"objective {number}")
+            if "proxy" not in entry:
+                raise ConfigError(f"objective {number} needs a proxy (proxy = \"name\")")
+            Rule(str).check(where + "proxy", entry["proxy"])
+            Rule(float).check(where + "weight", entry.get("weight", 1.0))
+            _table(entry, "proxy_kwargs", where)
+            RewardFunction.from_config(_table(entry, "reward", where), where + "reward")
+    else:
+        RewardFunction.from_config(_table(raw, "reward"))
 
 
 @attrs.frozen
@@ -77,10 +124,13 @@ class RunConfig:
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
         try:
-            raw = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as error:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
-        return cls.from_dict(raw)
+        try:
+            return cls.from_dict(raw)
+        except ConfigError as error:
+            raise ConfigError(f"{path}: {error}") from None
 
     @classmethod
     def from_dict(cls, raw: Mapping) -> RunConfig:
@@ -89,6 +139,7 @@ class RunConfig:
             raise ConfigError("give either [[objectives]] or proxy/proxy_kwargs/reward, not both")
         if "objectives" not in raw and "proxy" not in raw:
             raise ConfigError("the run config needs a proxy (proxy = \"name\") or [[objectives]]")
+        _check_values(raw)
         return cls(raw=dict(raw))
 
     @property
@@ -115,7 +166,7 @@ class RunConfig:
                         "reward": _table(self.raw, "reward")}]
         objectives = []
         for entry in entries:
-            _check_keys(entry, {"proxy", "proxy_kwargs", "reward", "weight"}, "an objective")
+            _check_keys(entry, OBJECTIVE_KEYS, "an objective")
             reward = RewardFunction.from_config(entry.get("reward", {}))
             proxy = make_proxy(entry["proxy"], **dict(entry.get("proxy_kwargs", {})))
             check_compatible(env, proxy)

@@ -10,26 +10,38 @@ class CrystalGFNError(Exception):
     """Base class of every error Crystal-GFN raises on purpose."""
 
 
+def _suggestions(name: str, available: list[str]) -> list[str]:
+    """Close matches of ``name``; a name equal to it but for case is the answer (``fe`` ->
+    ``Fe``, which a plain similarity ratio misses for short names)."""
+    same = [a for a in available if a.lower() == name.lower() and a != name]
+    return same or difflib.get_close_matches(name, available, n=3, cutoff=0.6)
+
+
 class UnknownNameError(CrystalGFNError, KeyError):
     """A name (environment, proxy, loss, element, ...) that nothing registered.
 
     It is a ``KeyError`` so that ``except KeyError`` keeps working, but its message is
-    readable (``KeyError`` alone would print the repr of its argument).
+    readable (``KeyError`` alone would print the repr of its argument). ``listed_as`` words
+    the list of accepted names (e.g. ``"Allowed"`` for the elements of a restricted space).
     """
 
-    def __init__(self, kind: str, name: str, available: Iterable[str]):
+    def __init__(
+        self, kind: str, name: str, available: Iterable[str], listed_as: str = "Installed"
+    ):
         self.kind = kind
         self.name = name
         self.available = sorted(available)
-        self.suggestions = difflib.get_close_matches(name, self.available, n=3, cutoff=0.6)
+        self.listed_as = listed_as
+        self.suggestions = _suggestions(name, self.available)
         super().__init__(self._message())
 
     def _message(self) -> str:
         text = f"unknown {self.kind} {self.name!r}."
         if self.suggestions:
             text += " Did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
-        listed = ", ".join(self.available) if self.available else "(none installed)"
-        return f"{text} Installed {self.kind} names: {listed}."
+        none = f"(none {self.listed_as.lower()})"
+        listed = ", ".join(self.available) if self.available else none
+        return f"{text} {self.listed_as} {self.kind} names: {listed}."
 
     def __str__(self) -> str:
         return self.args[0]
@@ -56,4 +68,9 @@ class InfeasibleError(CrystalGFNError, ValueError):
 
 
 class CheckpointError(CrystalGFNError):
-    """A checkpoint file is missing, truncated or from an incompatible run."""
+    """A checkpoint file is missing, truncated, unsafe or from an incompatible run."""
+
+
+class RewardError(CrystalGFNError, ValueError):
+    """A proxy gave values its reward cannot use (NaN, infinite, or out of the reward's
+    domain), so training cannot continue."""

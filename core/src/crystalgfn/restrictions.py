@@ -4,8 +4,15 @@ keyword arguments."""
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Sequence
 
 from crystalgfn.errors import ConfigError
+
+#: Flags that take ``LOW:HIGH``; a negative ``LOW`` must be attached (``--lengths=-1:5``),
+#: since argparse reads a separate ``-1:5`` as a flag.
+RANGE_FLAGS = ("--lengths", "--angles")
+_LOOKS_NEGATIVE = re.compile(r"^-[\d.]")
 
 
 def parse_range(text: str, flag: str) -> tuple[float, float]:
@@ -18,6 +25,18 @@ def parse_range(text: str, flag: str) -> tuple[float, float]:
     if not low < high:
         raise ConfigError(f"{flag} expects LOW < HIGH, got {text!r}")
     return low, high
+
+
+def detached_negative_range(argv: Sequence[str]) -> str | None:
+    """The error for a range flag followed by a separate negative value (``--lengths -1:5``,
+    which argparse would reject as "expected one argument"), suggesting the attached form."""
+    for flag, value in zip(argv[:-1], argv[1:], strict=True):
+        if flag in RANGE_FLAGS and _LOOKS_NEGATIVE.match(value):
+            return (
+                f"argument {flag}: {value!r} starts with '-', so it is read as a flag, not as "
+                f"LOW:HIGH; attach it with '=': {flag}={value}"
+            )
+    return None
 
 
 def add_restriction_arguments(parser: argparse.ArgumentParser) -> None:

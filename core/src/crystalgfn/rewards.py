@@ -17,13 +17,14 @@ weighted log-rewards of several objectives (multi-objective sampling: R = Π R_i
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from collections.abc import Callable, Mapping
 
 import attrs
 import torch
 
-from crystalgfn.errors import ConfigError
+from crystalgfn.errors import ConfigError, RewardError
 from crystalgfn.proxy import Proxy
 
 
@@ -39,7 +40,7 @@ def _rbf(x: torch.Tensor, target: float = 0.0, sigma: float = 1.0) -> torch.Tens
 
 def _positive_log(x: torch.Tensor, kind: str) -> torch.Tensor:
     if bool((x <= 0).any()):
-        raise ValueError(
+        raise RewardError(
             f"{kind} reward needs positive property values; got {float(x.min()):.4g}. "
             "Use the exponential or rbf reward, or a proxy with positive values."
         )
@@ -52,6 +53,11 @@ def _identity(x: torch.Tensor) -> torch.Tensor:
 
 def _power(x: torch.Tensor, exponent: float = 1.0) -> torch.Tensor:
     return exponent * _positive_log(x, "power")
+
+
+def _is_number(value) -> bool:
+    """A finite int or float (not a bool, whose TOML spelling is not a number)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 KINDS: dict[str, Callable[..., torch.Tensor]] = {
@@ -71,22 +77,40 @@ class RewardFunction:
     min_reward: float | None = None
 
     @classmethod
-    def from_config(cls, config: Mapping) -> RewardFunction:
-        """From a config table such as ``{kind = "exponential", beta = -8.0}``."""
+    def from_config(cls, config: Mapping, where: str = "reward") -> RewardFunction:
+        """From a config table such as ``{kind = "exponential", beta = -8.0}``; every value is
+        checked here, naming it as ``where.key`` (e.g. ``reward.beta``)."""
+        if not isinstance(config, Mapping):
+            raise ConfigError(
+                f"{where} must be a table such as {{ kind = \"exponential\", beta = -8.0 }}, "
+                f"got {config!r}"
+            )
         config = dict(config)
         kind = config.pop("kind", "exponential")
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             raise ConfigError(f"unknown reward kind {kind!r}; accepted: {sorted(KINDS)}")
         min_reward = config.pop("min_reward", None)
-        if min_reward is not None and not min_reward > 0:
-            raise ConfigError(f"min_reward must be > 0, got {min_reward}")
+        if min_reward is not None and (not _is_number(min_reward) or not min_reward > 0):
+            raise ConfigError(f"min_reward must be > 0 (a number), got {min_reward!r}")
         import inspect
 
         accepted = [p for p in inspect.signature(KINDS[kind]).parameters if p != "x"]
         unknown = sorted(set(config) - set(accepted))
         if unknown:
-            raise ConfigError(f"reward kind {kind!r} does not accept {unknown}; accepted: {accepted + ['min_reward']}")
-        return cls(kind=kind, params=config, min_reward=min_reward)
+            raise ConfigError(
+                f"reward kind {kind!r} does not accept {unknown}; "
+                f"accepted: {accepted + ['min_reward']}"
+            )
+        for name, value in config.items():
+            if not _is_number(value):
+                raise ConfigError(
+                    f"{where}.{name} must be a finite number (e.g. 1.0), got {value!r}"
+                )
+        if kind == "rbf" and not config.get("sigma", 1.0) > 0:
+            raise ConfigError(f"{where}.sigma must be > 0, got {config['sigma']!r}")
+        params = {name: float(value) for name, value in config.items()}
+        min_reward = None if min_reward is None else float(min_reward)
+        return cls(kind=kind, params=params, min_reward=min_reward)
 
     def log_reward(self, values: torch.Tensor) -> torch.Tensor:
         """log R ``(B,)`` (float64) of property values ``(B,)``."""
@@ -144,7 +168,8 @@ class Reward:
                     f"e.g. {', '.join(where)} (value {x[rows[0]].item()})"
                 )
                 if self.on_nan == "error":
-                    raise ValueError(message + ". Set on_nan = 'floor' to give them the minimum reward.")
+                    hint = ". Set on_nan = 'floor' to give them the minimum reward."
+                    raise RewardError(message + hint)
                 warnings.warn(message + "; floored to the minimum reward", stacklevel=2)
                 floor = objective.reward.min_reward or 1e-30
                 log_r = torch.where(bad, torch.full_like(log_r, math.log(floor)), log_r)

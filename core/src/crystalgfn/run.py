@@ -7,7 +7,6 @@ A run directory holds ``config.toml`` (the configuration it was started with),
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -17,12 +16,13 @@ from crystalgfn.atomic import write_text
 from crystalgfn.checkpoint import load_checkpoint
 from crystalgfn.config import RunConfig
 from crystalgfn.data import load_done_states
+from crystalgfn.devices import make_generator, resolve_device
 from crystalgfn.distributed import leave_world
 from crystalgfn.env import Environment
 from crystalgfn.errors import CheckpointError, ConfigError
 from crystalgfn.states import State
 from crystalgfn.table import describe
-from crystalgfn.trainer import CHECKPOINT, Trainer, sample_policy
+from crystalgfn.trainer import CHECKPOINT, METRICS, Trainer, sample_policy
 
 CONFIG = "config.toml"
 
@@ -31,13 +31,9 @@ def build_trainer(config: RunConfig, run_dir: Path | None, **overrides) -> Train
     env = config.build_env()
     reward = config.build_reward(env)
     reward.describe = lambda values, rows: _describe_rows(env, values, rows)
-    data, fraction = None, float(config.raw.get("data_fraction", 0.0))
+    data, fraction = None, float(config.raw.get("data_fraction", 0.0))  # checked by RunConfig
     if "data" in config.raw:
-        if not 0 < fraction < 1:
-            raise ConfigError(f"data_fraction must be in (0, 1) when data is given, got {fraction}")
         data, _ = load_done_states(env, config.raw["data"])
-    elif fraction:
-        raise ConfigError("data_fraction needs data = \"path/to/crystals.csv\"")
     return Trainer(
         env, reward, config.build_loss(), config.settings(**overrides), run_dir=run_dir,
         data=data, data_fraction=fraction,
@@ -53,7 +49,11 @@ def _describe_rows(env: Environment, values: Mapping[str, torch.Tensor], rows: l
 
 
 def train(config_path: str | Path, out: str | Path, resume: bool = False, progress: bool | None = None, **overrides) -> Path:
-    """Train from a TOML config into ``out``; with ``resume``, continue the run there."""
+    """Train from a TOML config into ``out``; with ``resume``, continue the run there.
+
+    Everything is validated and built before a new run folder is made, and a new run that
+    fails before its first checkpoint removes what it wrote: a failed ``train`` leaves no
+    half-made run behind (a run with a checkpoint keeps it, to continue with ``resume``)."""
     out = Path(out)
     checkpoint = out / CHECKPOINT
     if resume:
@@ -65,27 +65,61 @@ def train(config_path: str | Path, out: str | Path, resume: bool = False, progre
             raise ConfigError("--config is required to start a run (only --resume reuses the run's own config)")
         if checkpoint.exists():
             raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        if out.exists() and not out.is_dir():
+            raise ConfigError(f"--out {str(out)!r} exists and is not a directory")
         config = RunConfig.from_file(config_path)
-        if int(os.environ.get("RANK", "0")) == 0:  # under torchrun, rank 0 writes the run files
-            out.mkdir(parents=True, exist_ok=True)
-            write_text(out / CONFIG, Path(config_path).read_text())
+    resolve_device(config.settings(**overrides).device)  # before the environment is built
     trainer = build_trainer(config, out, **overrides)
-    if resume:
-        trainer.resume()
-    trainer.train(progress=True if progress is None else progress)
+    created: list[Path] = []
+    if not resume and trainer.world.is_main:  # under torchrun, rank 0 writes the run files
+        created = _start_run_folder(out, Path(config_path).read_text())
+    try:
+        if resume:
+            trainer.resume()
+        trainer.train(progress=True if progress is None else progress)
+    except BaseException:
+        if created and not checkpoint.exists():
+            _remove(created)
+        raise
     leave_world(trainer.world)
     return checkpoint
 
 
+def _start_run_folder(out: Path, config_text: str) -> list[Path]:
+    """Make the folder of a new run; returns what it made, innermost first (to undo it)."""
+    made = []
+    missing = out
+    while not missing.exists():
+        made.append(missing)
+        missing = missing.parent
+    out.mkdir(parents=True, exist_ok=True)
+    (out / METRICS).unlink(missing_ok=True)  # left by an earlier start that never checkpointed
+    ours = [] if (out / CONFIG).exists() else [out / CONFIG]  # e.g. --config DIR/config.toml
+    write_text(out / CONFIG, config_text)
+    return [*ours, out / METRICS, *made]
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir():
+            try:
+                path.rmdir()  # only if empty: never what someone else put there
+            except OSError:
+                return
+        else:
+            path.unlink(missing_ok=True)
+
+
 def load_run(run_dir: str | Path, device: str = "cpu") -> Trainer:
-    """The trainer of a finished (or interrupted) run, with its latest checkpoint loaded."""
+    """The trainer of a finished (or interrupted) run, with the model of its latest checkpoint
+    loaded (whatever number of processes trained it, on whatever device)."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
         raise CheckpointError(f"{run_dir} is not a run directory (no {CONFIG})")
     payload = load_checkpoint(run_dir / CHECKPOINT)
     trainer = build_trainer(RunConfig.from_file(run_dir / CONFIG), run_dir, device=device)
     try:
-        trainer.load_state_dict(payload)
+        trainer.load_model(payload)  # not the random streams: any number of processes wrote it
     except (KeyError, RuntimeError) as error:
         raise CheckpointError(f"checkpoint in {run_dir} does not match its config: {error}") from None
     return trainer
@@ -103,9 +137,9 @@ def sample(
     the table columns (description, ``reward`` and one column per proxy)."""
     trainer = load_run(run_dir, device=device)
     env = trainer.env.restrict(**restrictions) if restrictions else trainer.env
-    generator = torch.Generator().manual_seed(seed)
+    generator = make_generator(seed, trainer.device)
     trainer.policy.eval()
-    done = sample_policy(env, trainer.policy, n, batch_size, generator, device)
+    done = sample_policy(env, trainer.policy, n, batch_size, generator, trainer.device)
     columns = describe(env, done)
     log_r, predictions = trainer.reward(env.values(done))
     columns["reward"] = log_r.exp().tolist()

@@ -21,9 +21,10 @@ import attrs
 import torch
 
 from crystalgfn.checkpoint import load_checkpoint, save_checkpoint
+from crystalgfn.devices import DEVICES, make_generator, resolve_device
 from crystalgfn.distributed import average_gradients, gather, init_world, parameters_checksum
 from crystalgfn.env import Environment
-from crystalgfn.errors import CheckpointError, ConfigError
+from crystalgfn.errors import CheckpointError, ConfigError, RewardError
 from crystalgfn.loss import Loss
 from crystalgfn.policy import MLPPolicy
 from crystalgfn.sampling import (
@@ -36,6 +37,7 @@ from crystalgfn.sampling import (
 )
 from crystalgfn.states import State, concat, select
 from crystalgfn.trajectories import Trajectories
+from crystalgfn.validation import Rule
 
 #: ``log_reward(values) -> (log R (B,), {proxy name: values (B,)})``
 RewardFn = Callable[[Mapping[str, torch.Tensor]], tuple[torch.Tensor, dict[str, torch.Tensor]]]
@@ -80,21 +82,36 @@ class TrainSettings:
     threads: int = 1
 
     def __attrs_post_init__(self):
-        for name in ("steps", "batch_size", "hidden", "layers", "checkpoint_every", "threads"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.epsilon <= 1 or not 0 <= self.replay_fraction < 1:
-            raise ConfigError("epsilon must be in [0, 1] and replay_fraction in [0, 1)")
+        for field in attrs.fields(type(self)):
+            SETTING_RULES[field.name].check(field.name, getattr(self, field.name))
         if self.replay_fraction > 0 and self.replay_capacity < 1:
             raise ConfigError("replay_fraction > 0 needs replay_capacity >= 1")
-        if self.temperature <= 0:
-            raise ConfigError(f"temperature must be > 0, got {self.temperature}")
-        if self.lr_schedule not in LR_SCHEDULES:
-            raise ConfigError(f"lr_schedule must be one of {sorted(LR_SCHEDULES)}, got {self.lr_schedule!r}")
 
     def lr_factor(self, step: int) -> float:
         """Multiplier of both learning rates for the update that makes step ``step + 1``."""
         return LR_SCHEDULES[self.lr_schedule](step / self.steps)
+
+
+#: What each setting accepts (checked when :class:`TrainSettings` is made, so a run config is
+#: validated before anything is built or written).
+SETTING_RULES: dict[str, Rule] = {
+    "steps": Rule(int, low=1),
+    "batch_size": Rule(int, low=1),
+    "lr": Rule(float, low=0, open_low=True),
+    "lr_log_z": Rule(float, low=0),
+    "lr_schedule": Rule(str, choices=sorted(LR_SCHEDULES)),
+    "hidden": Rule(int, low=1),
+    "layers": Rule(int, low=1),
+    "learn_backward": Rule(bool),
+    "epsilon": Rule(float, low=0, high=1),
+    "temperature": Rule(float, low=0, open_low=True),
+    "replay_capacity": Rule(int, low=0),
+    "replay_fraction": Rule(float, low=0, high=1, open_high=True),
+    "checkpoint_every": Rule(int, low=1),
+    "seed": Rule(int, low=0, high=2**62),
+    "device": Rule(str, choices=DEVICES),
+    "threads": Rule(int, low=1),
+}
 
 
 @attrs.define
@@ -121,14 +138,19 @@ class ReplayBuffer:
     def sample(self, count: int, generator: torch.Generator) -> State | None:
         if self.states is None or count < 1:
             return None
-        index = torch.randint(0, self.log_rewards.shape[0], (count,), generator=generator)
-        return select(self.states, index)
+        size = self.log_rewards.shape[0]
+        index = torch.randint(0, size, (count,), generator=generator, device=generator.device)
+        return select(self.states, index.to(self.log_rewards.device))
 
     def state_dict(self) -> dict:
         return {"states": self.states, "log_rewards": self.log_rewards}
 
-    def load_state_dict(self, payload: dict) -> None:
-        self.states, self.log_rewards = payload["states"], payload["log_rewards"]
+    def load_state_dict(self, payload: dict, device: torch.device | str = "cpu") -> None:
+        states, log_rewards = payload["states"], payload["log_rewards"]
+        if states is not None:
+            states = {key: value.to(device) for key, value in states.items()}
+            log_rewards = log_rewards.to(device)
+        self.states, self.log_rewards = states, log_rewards
 
 
 def _join(parts: list[Transitions]) -> Transitions:
@@ -202,7 +224,7 @@ class Trainer:
                 "continuous actions; use tb, db, subtb or vargrad"
             )
         self.env, self.reward, self.loss, self.settings = env, reward, loss, settings
-        self.device = torch.device(settings.device)
+        self.device = resolve_device(settings.device)  # a clear error when CUDA is missing
         self.world = init_world(self.device)
         if settings.device == "cuda" and self.world.active:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
@@ -222,9 +244,12 @@ class Trainer:
             groups.append({"params": log_z, "lr": settings.lr_log_z})
         self.base_lrs = [group["lr"] for group in groups]
         self.optimizer = torch.optim.Adam(groups)
-        # Each rank samples its own trajectories: its own random stream.
-        self.generator = torch.Generator().manual_seed(settings.seed + 1_000_003 * self.world.rank)
+        # Each rank samples its own trajectories: its own random stream, on the device of the
+        # tensors it draws for.
+        self.generator = make_generator(settings.seed + 1_000_003 * self.world.rank, self.device)
         self.replay = ReplayBuffer(settings.replay_capacity)
+        if data is not None:
+            data = {key: value.to(self.device) for key, value in data.items()}
         self.data, self.data_fraction = data, data_fraction
         self.step = 0
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -243,18 +268,32 @@ class Trainer:
             "settings": attrs.asdict(self.settings),
         }
 
-    def load_state_dict(self, payload: dict) -> None:
+    def load_model(self, payload: dict) -> None:
+        """The trained model of a checkpoint (policy, loss, step): all that sampling needs,
+        whatever number of processes or device wrote it."""
         self.step = payload["step"]
         self.policy.load_state_dict(payload["policy"])
         self.loss.load_state_dict(payload["loss"])
+
+    def load_state_dict(self, payload: dict) -> None:
+        """Everything, to continue training exactly: the model, the optimiser and this rank's
+        random stream and replay buffer (so the run needs as many processes as wrote it)."""
+        self.load_model(payload)
         self.optimizer.load_state_dict(payload["optimizer"])
         if len(payload["generators"]) != self.world.size:
             raise CheckpointError(
                 f"the checkpoint was written by {len(payload['generators'])} process(es); resume "
-                f"it with the same number (this run has {self.world.size})"
+                f"it with the same number (this run has {self.world.size}); sampling from it "
+                "works with any number"
             )
-        self.generator.set_state(payload["generators"][self.world.rank])
-        self.replay.load_state_dict(payload["replays"][self.world.rank])
+        try:
+            self.generator.set_state(payload["generators"][self.world.rank])
+        except RuntimeError:
+            raise CheckpointError(
+                f"the checkpoint's random streams were not written on {self.device.type}: resume "
+                "it on the device type it was trained on (sampling from it works on any device)"
+            ) from None
+        self.replay.load_state_dict(payload["replays"][self.world.rank], self.device)
 
     def save(self) -> Path | None:
         """Write the checkpoint (rank 0 only; every rank must call it)."""
@@ -289,7 +328,10 @@ class Trainer:
         if replayed is not None:
             parts.append(backward_transitions(self.env, replayed, self.generator))
         if n_data:
-            index = torch.randint(0, self.data[next(iter(self.data))].shape[0], (n_data,), generator=self.generator)
+            size = self.data[next(iter(self.data))].shape[0]
+            index = torch.randint(
+                0, size, (n_data,), generator=self.generator, device=self.generator.device
+            )
             parts.append(backward_transitions(self.env, select(self.data, index), self.generator))
         if len(parts) == 1:
             return parts[0]
@@ -358,8 +400,12 @@ class Trainer:
         try:
             while self.step < s.steps:
                 tick = time.perf_counter()
-                transitions = self._transitions()
-                value, log_r = self.batch_loss(transitions)
+                streams = self.generator.get_state()
+                try:
+                    transitions = self._transitions()
+                    value, log_r = self.batch_loss(transitions)
+                except RewardError as error:
+                    raise self._stopped(error, streams) from None
                 self.optimizer.zero_grad()
                 value.backward()
                 average_gradients([*self.policy.parameters(), *self.loss.parameters()], self.world)
@@ -393,6 +439,26 @@ class Trainer:
                 log.close()
             if progress and main and sys.stderr.isatty():
                 sys.stderr.write("\n")
+
+    def _stopped(self, error: RewardError, streams: torch.Tensor) -> RewardError:
+        """The error that ends a run whose reward failed at step ``self.step + 1``, after keeping
+        the last good state: nothing has changed since step ``self.step`` but the random stream,
+        which is rewound to ``streams`` so that the checkpoint equals the one an uninterrupted
+        run writes there (not when distributed: the other ranks cannot join a checkpoint)."""
+        text = f"training stopped at step {self.step + 1}: {str(error).rstrip('.')}"
+        if self.run_dir is None:
+            return RewardError(text)
+        path = self.run_dir / CHECKPOINT
+        if not self.world.active and self.step > 0:
+            self.generator.set_state(streams)
+            self.save()
+        if not path.exists():
+            return RewardError(f"{text}. No step completed, so no checkpoint was written")
+        return RewardError(
+            f"{text}. The last good checkpoint (step {load_checkpoint(path)['step']}) is kept in "
+            f"{path}; fix the proxy or set on_nan = \"floor\" in {self.run_dir / 'config.toml'}, "
+            "then continue with --resume"
+        )
 
     def _check_ranks_agree(self) -> None:
         """All ranks must hold the same parameters (they apply the same averaged updates)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 
 from crystalgfn.errors import ConfigError
@@ -12,7 +13,13 @@ from crystalgfn.report import metrics as m
 from crystalgfn.report import plots, tables
 from crystalgfn.report.evaluation import draw as draw_evaluation
 from crystalgfn.report.evaluation import evaluation_metrics, load_evaluation
-from crystalgfn.report.io import Crystals, is_table_format, read_crystals, reference_from_table
+from crystalgfn.report.io import (
+    Crystals,
+    is_table_format,
+    non_finite_rows,
+    read_crystals,
+    reference_from_table,
+)
 
 
 def load_reference(path: str | os.PathLike, out_dir: Path) -> Crystals:
@@ -53,6 +60,26 @@ def _jsonable(value):
     if isinstance(value, (list, tuple)):
         return [_jsonable(item) for item in value]
     return value
+
+
+def _non_finite(crystals: Crystals, what: str) -> dict:
+    """``{"n": rows, "rows": [...], "lattice": [...], "density": [...]}`` (1-based row numbers)
+    of the rows with a NaN or infinite lattice or density, warned about by number: they are
+    counted in ``n`` of every metric, but no check or summary can measure them."""
+    by_column = non_finite_rows(crystals)
+    rows = sorted({row for column in by_column.values() for row in column})
+    if rows:
+        shown = ", ".join(map(str, rows[:10]))
+        if len(rows) > 10:
+            shown += f" and {len(rows) - 10} more"
+        detail = "; ".join(f"{name}: {len(column)}" for name, column in by_column.items() if column)
+        warnings.warn(
+            f"{what} file {str(crystals.path)!r}: {len(rows)} of {crystals.n} row(s) have a NaN or "
+            f"infinite lattice or density ({detail}), so they count as samples but are not "
+            f"measured: row(s) {shown}",
+            stacklevel=3,
+        )
+    return {"n": len(rows), "rows": rows, **by_column}
 
 
 def _set_metrics(crystals: Crystals, checks) -> dict:
@@ -101,7 +128,10 @@ def build_report(
     checks = m.row_validity(env_, samples.values)
     valid = m.all_valid(checks, samples.n)
     result: dict = {
-        "samples": {"path": str(samples_csv), "n": samples.n, "columns": samples.names},
+        "samples": {
+            "path": str(samples_csv), "n": samples.n, "columns": samples.names,
+            "non_finite": _non_finite(samples, "samples"),
+        },
         "env": spec,
         **_set_metrics(samples, checks),
     }
@@ -140,6 +170,7 @@ def build_report(
             else None,
             "n": reference.n,
             "columns": reference.names,
+            "non_finite": _non_finite(reference, "reference"),
             **_set_metrics(reference, reference_checks),
         }
         result["comparison"] = m.comparisons(samples, reference, properties)

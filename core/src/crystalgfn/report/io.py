@@ -9,6 +9,7 @@ every column, the crystals as environment values (``spacegroup``, ``composition`
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import os
@@ -24,7 +25,6 @@ from crystalgfn.elements import atomic_number, symbols
 from crystalgfn.errors import ConfigError, UnknownNameError
 from crystalgfn.geometry import cell_volume
 from crystalgfn.table import density
-
 
 #: Columns every samples (or reference) CSV must have.
 REQUIRED_COLUMNS = (
@@ -145,6 +145,43 @@ class Crystals:
         )
 
 
+def read_csv_text(path: Path, what: str) -> str:
+    """The text of a CSV file, or a :class:`ConfigError` saying it is not one (binary data,
+    another encoding, NUL bytes) instead of a ``UnicodeDecodeError`` deep in the reader."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{what} file {str(path)!r} is not a text CSV: byte {data[error.start]:#04x} at "
+            f"offset {error.start} is not UTF-8 (expected a CSV as 'crystalgfn sample' writes)"
+        ) from None
+    if "\0" in text:
+        raise ConfigError(
+            f"{what} file {str(path)!r} is not a text CSV: it holds NUL bytes, at offset "
+            f"{text.index(chr(0))} first (expected a CSV as 'crystalgfn sample' writes)"
+        )
+    return text
+
+
+def _rows(path: Path, what: str) -> list[list[str]]:
+    try:
+        return list(csv.reader(io.StringIO(read_csv_text(path, what), newline="")))
+    except csv.Error as error:
+        raise ConfigError(f"{what} file {str(path)!r} is not a readable CSV: {error}") from None
+
+
+def non_finite_rows(crystals: Crystals) -> dict[str, list[int]]:
+    """1-based numbers of the rows whose lattice (any of a .. gamma) or density is NaN or
+    infinite, by what is missing: such rows are kept, but no metric can measure them."""
+    lattice = ~torch.isfinite(crystals.values["lattice"]).all(dim=1)
+    out = {"lattice": (lattice.nonzero().squeeze(1) + 1).tolist()}
+    if "density" in crystals.numeric:
+        density = ~np.isfinite(crystals.numeric["density"])
+        out["density"] = (np.flatnonzero(density) + 1).tolist()
+    return out
+
+
 def _float_or_nan(text: str) -> float:
     text = text.strip()
     return math.nan if text == "" else float(text)
@@ -163,16 +200,14 @@ def read_crystals(path: str | os.PathLike, what: str = "samples") -> Crystals:
         raise ConfigError(f"{what} file {str(path)!r} does not exist")
     if not path.is_file():
         raise ConfigError(f"{what} file {str(path)!r} is not a file")
-    with open(path, newline="") as stream:
-        reader = csv.reader(stream)
-        header = next(reader, None)
-        if header is None:
-            raise ConfigError(
-                f"{what} file {str(path)!r} is empty: expected a header with "
-                f"{list(REQUIRED_COLUMNS)}"
-            )
-        header = [name.strip() for name in header]
-        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    table = _rows(path, what)
+    if not table:
+        raise ConfigError(
+            f"{what} file {str(path)!r} is empty: expected a header with "
+            f"{list(REQUIRED_COLUMNS)}"
+        )
+    header = [name.strip() for name in table[0]]
+    rows = [row for row in table[1:] if any(cell.strip() for cell in row)]
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
         raise ConfigError(
@@ -262,10 +297,10 @@ TABLE_COLUMNS = (
 TABLE_TARGETS = {"formation_energy_per_atom": "formation_energy", "band_gap": "band_gap"}
 
 
-def is_table_format(path: str | os.PathLike) -> bool:
+def is_table_format(path: str | os.PathLike, what: str = "reference") -> bool:
     """Whether a CSV file's header is that of a converted Materials Project table."""
-    with open(path, newline="") as stream:
-        header = next(csv.reader(stream), [])
+    table = _rows(Path(path), what)
+    header = table[0] if table else []
     return all(name in header for name in TABLE_COLUMNS)
 
 
@@ -285,8 +320,8 @@ def reference_from_table(table_csv: str | os.PathLike) -> dict[str, list]:
     path = Path(table_csv)
     if not path.is_file():
         raise ConfigError(f"reference table {str(path)!r} does not exist")
-    with open(path, newline="") as stream:
-        reader = csv.DictReader(stream)
+    reader = csv.DictReader(io.StringIO(read_csv_text(path, "reference table"), newline=""))
+    try:
         header = reader.fieldnames or []
         missing = [name for name in TABLE_COLUMNS if name not in header]
         if missing:
@@ -295,6 +330,8 @@ def reference_from_table(table_csv: str | os.PathLike) -> dict[str, list]:
                 f"{list(TABLE_COLUMNS)}"
             )
         rows = list(reader)
+    except csv.Error as error:
+        raise ConfigError(f"reference table {str(path)!r} is not a readable CSV: {error}") from None
     if not rows:
         raise ConfigError(f"reference table {str(path)!r} has no rows")
     formulas, groups, lattice = [], [], []

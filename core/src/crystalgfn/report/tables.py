@@ -59,6 +59,12 @@ def markdown_report(metrics: dict) -> str:
             else ", no reference."
         )
     )
+    for label, block in (("sample", samples), ("reference", reference or {})):
+        bad = block.get("non_finite") or {}
+        if bad.get("n"):
+            rows = ", ".join(map(str, bad["rows"][:10])) + (" ..." if bad["n"] > 10 else "")
+            out += ["", f"**{bad['n']} {label} row(s) have a NaN or infinite lattice or density** "
+                    f"(row {rows}): counted, but not measured."]
     out += ["", "## Validity (measured)", ""]
     checks = [name for name in metrics["validity"]]
     header = (

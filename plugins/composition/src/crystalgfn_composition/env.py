@@ -36,7 +36,7 @@ import torch
 
 from crystalgfn.elements import atomic_numbers, symbols as element_symbols
 from crystalgfn.env import Environment, compress_columns
-from crystalgfn.errors import ConfigError, InfeasibleError
+from crystalgfn.errors import ConfigError, InfeasibleError, UnknownNameError
 from crystalgfn.states import State
 from crystalgfn_composition import chemistry
 from crystalgfn_composition.automaton import build_automaton, enumerate_multisets
@@ -69,7 +69,15 @@ def _check_int(name: str, value, low: int, high: int | None = None) -> int:
 def _check_symbols(name: str, values: Iterable[str], allowed: Sequence[str] | None = None) -> list[str]:
     if isinstance(values, str):
         values = [v.strip() for v in values.split(",") if v.strip()]
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(
+            f"{name} must be element symbols such as ['Fe', 'O'] or a string 'Fe,O', got {values!r}"
+        )
     out = list(values)
+    if allowed is not None:  # not an element at all: did-you-mean among the allowed ones
+        for symbol in out:
+            if symbol not in allowed and symbol not in element_symbols():
+                raise UnknownNameError("element", str(symbol), allowed, listed_as="Allowed")
     atomic_numbers(out)  # unknown symbols raise UnknownNameError with a did-you-mean
     if len(set(out)) != len(out):
         raise ConfigError(f"{name} lists an element twice: {out}")

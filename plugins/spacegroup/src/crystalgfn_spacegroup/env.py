@@ -68,6 +68,11 @@ def parse_space_groups(spec: str | int | Iterable[int | str]) -> list[int]:
 def _systems(name: str, values: Iterable[str] | str, accepted: tuple[str, ...]) -> list[str]:
     if isinstance(values, str):
         values = [v.strip() for v in values.split(",") if v.strip()]
+    if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
+        raise ConfigError(
+            f"{name} must be names such as {list(accepted[:2])} or a string "
+            f"{','.join(accepted[:2])!r}, got {values!r}; accepted: {list(accepted)}"
+        )
     values = list(values)
     unknown = [v for v in values if v not in accepted]
     if unknown:

@@ -1,0 +1,55 @@
+"""Small command-line defects: a closed pipe, misspelt or unknown elements, negative ranges."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from crystalgfn.cli import main
+from crystalgfn.compose import make_env
+from crystalgfn.errors import UnknownNameError
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path):
+    """``crystalgfn plugins | head``: the reader goes away before the output is written."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "crystalgfn", "plugins"], cwd=tmp_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    process.stdout.close()  # before the command (which imports for seconds) prints anything
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 141, error
+    assert "Traceback" not in error and "BrokenPipeError" not in error, error
+
+
+@pytest.fixture(scope="module")
+def fe_li_o():
+    return make_env("composition", elements=["Fe", "Li", "O"])
+
+
+def test_an_element_in_the_wrong_case_gets_a_did_you_mean(fe_li_o):
+    with pytest.raises(UnknownNameError, match=r"unknown element 'fe'\. Did you mean 'Fe'\?"):
+        fe_li_o.restrict(elements=["fe", "O"])
+    with pytest.raises(UnknownNameError, match=r"unknown element 'o'\. Did you mean 'O'\?"):
+        make_env("composition", elements=["Fe", "o"])
+
+
+def test_an_unknown_element_lists_the_allowed_ones_not_all_118(fe_li_o):
+    with pytest.raises(UnknownNameError) as raised:
+        fe_li_o.restrict(elements=["Xx"])
+    message = str(raised.value)
+    assert message.endswith("Allowed element names: Fe, Li, O."), message
+    assert "Og" not in message and "He" not in message
+    # A real element outside the allowed ones is named as such.
+    with pytest.raises(Exception, match=r"\['Cu'\] are not among the allowed elements"):
+        fe_li_o.restrict(elements=["Cu"])
+
+
+@pytest.mark.parametrize("flag", ["--lengths", "--angles"])
+def test_a_negative_range_suggests_the_attached_form(tmp_path, capsys, flag):
+    with pytest.raises(SystemExit) as exited:
+        main(["sample", "--out", str(tmp_path / "s.csv"), flag, "-1:5"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {flag}: '-1:5' starts with '-'" in error and f"{flag}=-1:5" in error
