@@ -87,5 +87,6 @@ def register_oracles(register):
     Call ``register(OracleClass)``; the name is ``OracleClass.name`` (e.g. ``"chgnet"``),
     chosen with ``crystalgfn evaluate --oracle NAME``. The class must subclass
     :class:`crystalgfn.oracle.Oracle`; Crystal-GFN calls it with keyword arguments
-    (``device``, ``fmax``, ``steps``) and uses ``relax``, ``reference`` and ``versions``.
+    (``device``, ``fmax``, ``steps``, ``max_seconds``) and uses ``relax``, ``reference`` and
+    ``versions``.
     """

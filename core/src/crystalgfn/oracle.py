@@ -84,6 +84,8 @@ class Oracle(abc.ABC):
         device: ``"cpu"`` or ``"cuda"``.
         fmax: force threshold of convergence, eV/Å (default 0.1).
         steps: most optimiser steps per relaxation (default 300).
+        max_seconds: most seconds per relaxation (default 600); a relaxation that runs out
+            of steps or of time stops where it is and is not converged.
     """
 
     #: the name users choose it by (``--oracle NAME``)
@@ -91,7 +93,10 @@ class Oracle(abc.ABC):
     #: one line naming the energy scale (model, training data, corrections)
     energy_scale: ClassVar[str] = ""
 
-    def __init__(self, *, device: str = "cpu", fmax: float = 0.1, steps: int = 300):
+    def __init__(self, *, device: str = "cpu", fmax: float = 0.1, steps: int = 300,
+                 max_seconds: float = 600.0):
+        if not (isinstance(max_seconds, (int, float)) and max_seconds > 0):
+            raise ConfigError(f"max_seconds must be a positive number, got {max_seconds!r}")
         if device not in ("cpu", "cuda"):
             raise ConfigError(f"oracle device must be 'cpu' or 'cuda', got {device!r}")
         if not (isinstance(fmax, (int, float)) and math.isfinite(fmax) and fmax > 0):
@@ -109,6 +114,7 @@ class Oracle(abc.ABC):
         self.device = device
         self.fmax = float(fmax)
         self.steps = steps
+        self.max_seconds = float(max_seconds)
 
     @abc.abstractmethod
     def relax(self, structure) -> Relaxation:
@@ -132,7 +138,8 @@ class Oracle(abc.ABC):
 
     def settings(self) -> dict:
         return {"oracle": self.name, "device": self.device, "fmax": self.fmax,
-                "steps": self.steps, "energy_scale": self.energy_scale}
+                "steps": self.steps, "max_seconds": self.max_seconds,
+                "energy_scale": self.energy_scale}
 
     def check_elements(self, elements: Sequence[str]) -> None:
         """Raise :class:`ConfigError` naming the elements this oracle does not know."""

@@ -109,3 +109,10 @@ def test_formation_energies_from_the_shipped_hull_match_dft_for_simple_crystals(
     formation, distance = hulls.score(relaxed.structure.composition, relaxed.energy_per_atom)
     assert formation == pytest.approx(-2.105, abs=0.15)  # DFT (MP): -2.105 eV/atom
     assert abs(distance) < 0.05  # rock-salt NaCl is the ground state
+
+
+def test_a_relaxation_out_of_time_stops_where_it_is_unconverged():
+    relaxation = ChgnetOracle(steps=300, max_seconds=1e-9).relax(nacl(a=5.2))
+    assert relaxation.steps == 1 and not relaxation.converged
+    with pytest.raises(ConfigError, match="max_seconds must be a positive number"):
+        ChgnetOracle(max_seconds=0)

@@ -58,7 +58,8 @@ def make_builders(name: str, placements: int, seed: int) -> list:
 
 def evaluate(source, out_dir, *, oracle: str = "chgnet", n: int | None = None, jobs: int = 1,
              seed: int = 0, placements: int = 1, builder: str = "pyxtal", fmax: float = 0.1,
-             steps: int = 300, device: str = "cpu", elements=None, progress=None) -> dict:
+             steps: int = 300, max_seconds: float = 600.0, device: str = "cpu", elements=None,
+             progress=None) -> dict:
     """Judge ``source`` (samples CSV, CIF file or folder of CIFs) and write ``out_dir``.
 
     ``elements``: judge only samples whose elements all lie in this set (e.g. a run's, to
@@ -71,7 +72,8 @@ def evaluate(source, out_dir, *, oracle: str = "chgnet", n: int | None = None, j
     if elements:
         items = within_elements(items, elements)
     items = subsample(items, n, seed)
-    the_oracle = make_oracle(oracle, device=device, fmax=fmax, steps=steps)
+    the_oracle = make_oracle(oracle, device=device, fmax=fmax, steps=steps,
+                             max_seconds=max_seconds)
     if kind == "cif" and not Path(source).is_dir():
         check_cif_file(str(source), the_oracle)  # one file: a bad one is an error, not a row
     builders = make_builders(builder, placements, seed) if kind == "samples" else []

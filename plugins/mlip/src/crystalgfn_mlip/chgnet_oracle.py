@@ -60,8 +60,9 @@ class ChgnetOracle(Oracle):
     name = "chgnet"
     energy_scale = "CHGNet 0.3.0 (MPtrj: GGA/GGA+U with MP2020 corrections)"
 
-    def __init__(self, *, device: str = "cpu", fmax: float = 0.1, steps: int = 300):
-        super().__init__(device=device, fmax=fmax, steps=steps)
+    def __init__(self, *, device: str = "cpu", fmax: float = 0.1, steps: int = 300,
+                 max_seconds: float = 600.0):
+        super().__init__(device=device, fmax=fmax, steps=steps, max_seconds=max_seconds)
         self._calculator = None
 
     def calculator(self):
@@ -79,7 +80,8 @@ class ChgnetOracle(Oracle):
 
     def relax(self, structure) -> Relaxation:
         self.check_elements([element.symbol for element in structure.composition.elements])
-        return relax_structure(structure, self.calculator(), fmax=self.fmax, steps=self.steps)
+        return relax_structure(structure, self.calculator(), fmax=self.fmax, steps=self.steps,
+                               max_seconds=self.max_seconds)
 
     def supported_elements(self) -> frozenset[str]:
         from pymatgen.core import Element

@@ -8,6 +8,7 @@ largest force of the filtered system, stress included, fell below ``fmax`` withi
 from __future__ import annotations
 
 import math
+import time
 import warnings
 
 import numpy as np
@@ -19,21 +20,22 @@ class RelaxationError(RuntimeError):
 
 
 def relax_structure(structure, calculator, *, fmax: float, steps: int,
-                    relax_cell: bool = True) -> Relaxation:
+                    relax_cell: bool = True, max_seconds: float = math.inf) -> Relaxation:
     """Relax a pymatgen ``Structure`` with ``calculator`` (an ASE calculator).
 
-    ``steps = 0`` gives a single point (no move). Returns a :class:`Relaxation` whose
-    structure is a new pymatgen ``Structure``; raises :class:`RelaxationError` when an
-    energy or a force stops being finite.
+    ``steps = 0`` gives a single point (no move). The relaxation stops after ``steps`` steps
+    or once ``max_seconds`` have passed, whichever comes first (then it is not converged).
+    Returns a :class:`Relaxation` whose structure is a new pymatgen ``Structure``; raises
+    :class:`RelaxationError` when an energy or a force stops being finite.
     """
 
     with warnings.catch_warnings():
         # chgnet warns on every call about a tensor it converts; nothing for a user to act on
         warnings.simplefilter("ignore")
-        return _relax(structure, calculator, fmax, steps, relax_cell)
+        return _relax(structure, calculator, fmax, steps, relax_cell, max_seconds)
 
 
-def _relax(structure, calculator, fmax, steps, relax_cell) -> Relaxation:
+def _relax(structure, calculator, fmax, steps, relax_cell, max_seconds) -> Relaxation:
     from ase.filters import FrechetCellFilter
     from ase.optimize import FIRE
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -47,7 +49,11 @@ def _relax(structure, calculator, fmax, steps, relax_cell) -> Relaxation:
     taken = 0
     if steps > 0:
         optimizer = FIRE(system, logfile=None)
-        converged = bool(optimizer.run(fmax=fmax, steps=steps))
+        deadline = time.perf_counter() + max_seconds
+        for converged in optimizer.irun(fmax=fmax, steps=steps):
+            if converged or time.perf_counter() > deadline:
+                break
+        converged = bool(converged)
         taken = int(optimizer.nsteps)
     forces = np.asarray(system.get_forces())
     max_force = _finite(float(np.sqrt((forces**2).sum(axis=1)).max()) if len(forces) else 0.0,
