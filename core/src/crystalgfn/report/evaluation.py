@@ -74,7 +74,8 @@ def evaluation_metrics(evaluations: list[dict]) -> dict:
     """What ``metrics.json`` keeps of the evaluations (their summaries, by label)."""
     return {e["label"]: {"path": e["path"], **{k: e["summary"].get(k) for k in (
         "n", "rates", "rates_of_relaxed", "medians", "proxy_vs_oracle", "reasons", "oracle",
-        "energy_scale", "versions", "thresholds", "seconds_per_input")}} for e in evaluations}
+        "energy_scale", "versions", "thresholds", "seconds_per_input", "settings")}}
+        for e in evaluations}
 
 
 def draw(out_dir: Path, evaluations: list[dict]) -> list[str]:
@@ -145,6 +146,14 @@ def markdown(metrics: dict) -> list[str]:
         "S.U.N.: stable, unique (within its set) and novel (no known Materials Project "
         "crystal matches). Rates are over all inputs of each set."
     )
+    settings = first.get("settings") or {}
+    if settings:
+        out.append("")
+        out.append(
+            f"Relaxation: FIRE, fmax {settings.get('fmax')} eV/Å, at most "
+            f"{settings.get('steps')} steps and {settings.get('max_seconds')} s per structure; "
+            f"{settings.get('placements')} placement(s) per sample, seed {settings.get('seed')}."
+        )
     out.append("")
     rows = [[label_text, *(evaluations[label]["rates"].get(key) for label in labels)]
             for key, label_text in RATES]
