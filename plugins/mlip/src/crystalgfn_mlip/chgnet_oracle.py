@@ -73,9 +73,13 @@ class ChgnetOracle(Oracle):
 
             from chgnet.model.dynamics import CHGNetCalculator
 
+            # on_isolated_atoms: an atom with no neighbour within CHGNet's 6 Å cutoff (a
+            # gas-like cell) gets its isolated-atom energy, which puts such a crystal far
+            # above the hull; chgnet would otherwise print a line at every step
             with contextlib.redirect_stdout(io.StringIO()):  # chgnet prints its device
                 self._calculator = CHGNetCalculator(model=load_model(self.device),
-                                                    use_device=self.device)
+                                                    use_device=self.device,
+                                                    on_isolated_atoms="ignore")
         return self._calculator
 
     def relax(self, structure) -> Relaxation:
