@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import random
 from dataclasses import dataclass
@@ -55,16 +56,11 @@ def read_items(source: str | Path) -> tuple[list[Item], str]:
 
 
 def _read_samples(path: Path) -> list[Item]:
-    try:
-        with open(path, newline="", encoding="utf-8") as stream:
-            reader = csv.DictReader(stream)
-            header = reader.fieldnames or []
-            rows = [row for row in reader if any((v or "").strip() for v in row.values())]
-    except UnicodeDecodeError:
-        raise ConfigError(
-            f"input {str(path)!r} is not a text CSV file; give a samples CSV (crystalgfn "
-            "sample), a CIF file or a folder of CIF files"
-        ) from None
+    from crystalgfn.report.io import read_csv_text  # names binary and NUL-holding files
+
+    reader = csv.DictReader(io.StringIO(read_csv_text(path, "samples"), newline=""))
+    header = reader.fieldnames or []
+    rows = [row for row in reader if any((v or "").strip() for v in row.values())]
     missing = [name for name in SAMPLE_COLUMNS if name not in header]
     if missing:
         raise ConfigError(
