@@ -4,7 +4,7 @@ import pytest
 
 import crystalgfn
 from crystalgfn.cli import main
-from crystalgfn.errors import DuplicateNameError, PluginLoadError
+from crystalgfn.errors import DuplicateNameError, UnknownNameError
 from crystalgfn.plugins import BLOCK_ENV_VAR, get_plugins
 
 GOOD_PROXY = """
@@ -49,12 +49,17 @@ def test_import_failure_is_reported_and_others_still_load(fake_distribution, cap
     assert "crystalgfn-broken" in table and "FAILED" in table and "not_a_module_anywhere" in table
 
 
-def test_duplicate_name_across_distributions(fake_distribution):
+def test_duplicate_name_is_refused_when_used_not_at_load(fake_distribution, capsys):
     fake_distribution("crystalgfn-mass-a", "mass_a", GOOD_PROXY.format(name="mass"))
     fake_distribution("crystalgfn-mass-b", "mass_b", GOOD_PROXY.format(name="mass"))
+    plugins = get_plugins()  # every other name still works
+    assert plugins.losses.get("tb").distribution == "crystalgfn"
     with pytest.raises(DuplicateNameError) as info:
-        get_plugins()
+        plugins.proxies.get("mass")
     assert "'crystalgfn-mass-a'" in str(info.value) and "'crystalgfn-mass-b'" in str(info.value)
+    assert main(["plugins"]) == 0
+    table = capsys.readouterr().out
+    assert "CONFLICT" in table and "CRYSTALGFN_BLOCK_PLUGINS" in table
 
 
 def test_blocked_plugin_is_not_loaded(fake_distribution, monkeypatch):
@@ -64,7 +69,8 @@ def test_blocked_plugin_is_not_loaded(fake_distribution, monkeypatch):
     assert get_plugins().proxies.get("mass").distribution == "crystalgfn-mass-a"
 
 
-def test_misspelt_hook_fails_loudly(fake_distribution):
+def test_misspelt_hook_is_reported_and_others_still_load(fake_distribution, capsys):
+    fake_distribution("crystalgfn-mass", "mass_plugin", GOOD_PROXY.format(name="mass"))
     fake_distribution(
         "crystalgfn-typo",
         "typo_plugin",
@@ -76,11 +82,87 @@ def test_misspelt_hook_fails_loudly(fake_distribution):
             pass
         """,
     )
-    with pytest.raises(PluginLoadError) as info:
-        get_plugins()
+    plugins = get_plugins()
+    assert "mass" in plugins.proxies
+    [failure] = plugins.failures
+    assert failure.distribution == "crystalgfn-typo"
+    assert "register_proxy" in failure.error and "register_proxies" in failure.error
+    assert main(["plugins"]) == 0
+    assert "FAILED" in capsys.readouterr().out
+
+
+RAISING_HOOK = """
+    import crystalgfn
+
+    class Hardness(crystalgfn.Proxy):
+        name = "hardness"
+        requires = ("composition",)
+        def predict(self, batch):
+            raise NotImplementedError
+
+    @crystalgfn.hookimpl
+    def register_proxies(register):
+        register(Hardness)
+        raise RuntimeError("weights not found")
+"""
+
+WRONG_REGISTER_CALL = """
+    import crystalgfn
+
+    @crystalgfn.hookimpl
+    def register_proxies(register):
+        register("hardness", "a", "b")
+"""
+
+
+@pytest.mark.parametrize(
+    "module, source, expected",
+    [
+        ("raising_plugin", RAISING_HOOK, "RuntimeError: weights not found"),
+        ("wrong_call_plugin", WRONG_REGISTER_CALL, "TypeError"),
+    ],
+    ids=["hook-raises", "wrong-register-arguments"],
+)
+def test_failing_hook_is_withdrawn_and_named_by_unknown_names(
+    fake_distribution, capsys, module, source, expected
+):
+    fake_distribution("crystalgfn-mass", "mass_plugin", GOOD_PROXY.format(name="mass"))
+    fake_distribution("crystalgfn-hardness", module, source)
+    plugins = get_plugins()
+    assert "mass" in plugins.proxies
+    assert "hardness" not in plugins.proxies  # what it registered before failing is withdrawn
+    [failure] = plugins.failures
+    assert failure.distribution == "crystalgfn-hardness" and expected in failure.error
+    with pytest.raises(UnknownNameError) as info:
+        crystalgfn.make_proxy("hardness")
     message = str(info.value)
-    assert "crystalgfn-typo" in message and "register_proxy" in message
-    assert "register_proxies" in message
+    assert "failed to load" in message and "crystalgfn-hardness" in message and expected in message
+    assert main(["plugins"]) == 0
+    table = capsys.readouterr().out
+    assert "crystalgfn-hardness" in table and "FAILED" in table
+
+
+def test_registered_by_reference_is_imported_only_when_built(fake_distribution):
+    fake_distribution(
+        "crystalgfn-lazy",
+        "lazy_plugin",
+        """
+        import crystalgfn
+
+        @crystalgfn.hookimpl
+        def register_proxies(register):
+            register("lazy_plugin_proxy:Mass", name="mass")
+        """,
+    )
+    root = fake_distribution("crystalgfn-lazy-impl", "lazy_plugin_proxy", GOOD_PROXY.format(name="mass"))
+    # The implementation module is not a plugin itself: drop its entry point.
+    next(root.glob("*.dist-info")).joinpath("entry_points.txt").write_text("")
+    import sys
+
+    entry = get_plugins().proxies.get("mass")
+    assert entry.distribution == "crystalgfn-lazy" and "lazy_plugin_proxy" not in sys.modules
+    proxy = crystalgfn.make_proxy("mass")
+    assert type(proxy).__name__ == "Mass" and "lazy_plugin_proxy" in sys.modules
 
 
 def test_notebook_registration_round_trip():

@@ -1,7 +1,7 @@
 import pytest
 
 import crystalgfn
-from crystalgfn.errors import DuplicateNameError, UnknownNameError
+from crystalgfn.errors import DuplicateNameError, PluginLoadError, UnknownNameError
 from crystalgfn.registry import Registry
 
 
@@ -27,11 +27,39 @@ def test_duplicate_name_names_both_distributions():
         name = "hardness"
 
     registry.add(A, distribution="crystalgfn-hardness")
+    registry.add(A, distribution="other-hardness")  # recorded, refused when used
     with pytest.raises(DuplicateNameError) as info:
-        registry.add(A, distribution="other-hardness")
+        registry.get("hardness")
     assert "'crystalgfn-hardness'" in str(info.value) and "'other-hardness'" in str(info.value)
+    registry.remove_distribution("crystalgfn-hardness")  # the other one then takes the name
+    assert registry.get("hardness").distribution == "other-hardness"
 
 
 def test_factory_without_name_is_rejected():
-    with pytest.raises(ValueError, match="has no 'name'"):
+    with pytest.raises(PluginLoadError, match="has no 'name'"):
         Registry("proxy").add(object, distribution="x")
+
+
+def test_reference_is_imported_on_first_use():
+    registry = Registry("proxy")
+    entry = registry.add("collections:OrderedDict", "ordered", distribution="x")
+    assert not entry.loaded
+    import collections
+
+    assert registry.get("ordered").factory is collections.OrderedDict and entry.loaded
+
+
+def test_reference_needs_a_name_and_a_colon():
+    with pytest.raises(PluginLoadError, match="needs name="):
+        Registry("proxy").add("collections:OrderedDict", distribution="x")
+    entry = Registry("proxy").add("collections.OrderedDict", "bad", distribution="crystalgfn-x")
+    with pytest.raises(PluginLoadError, match="'package.module:Attribute'"):
+        entry.factory
+
+
+def test_broken_reference_names_its_distribution():
+    entry = Registry("proxy").add("no_such_module_xyz:Thing", "thing", distribution="crystalgfn-x")
+    with pytest.raises(PluginLoadError) as info:
+        entry.factory
+    message = str(info.value)
+    assert "'crystalgfn-x'" in message and "ModuleNotFoundError" in message

@@ -2,11 +2,17 @@
 
 The public API. Plugins register environments, proxies, losses and cross-environment
 constraints through the hooks in :mod:`crystalgfn.hookspecs`; users build them by name.
+
+Names are imported on first use (PEP 562), so that ``import crystalgfn`` — which every
+plugin does to reach :data:`hookimpl` — and commands such as ``crystalgfn plugins`` do not
+pay for importing torch.
 """
 
-from crystalgfn.builders import check_compatible, make_loss, make_proxy
-from crystalgfn.compose import Stack, make_env
-from crystalgfn.env import Constraint, Environment
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from crystalgfn._version import __version__
 from crystalgfn.errors import (
     CheckpointError,
     ConfigError,
@@ -19,12 +25,37 @@ from crystalgfn.errors import (
     UnknownNameError,
 )
 from crystalgfn.hookspecs import hookimpl
-from crystalgfn.loss import Loss
-from crystalgfn.plugins import get_plugins, register_proxy, reset_plugins, unregister_proxy
-from crystalgfn.proxy import Proxy
-from crystalgfn.trajectories import Trajectories
+from crystalgfn.lazy import lazy_exports
 
-__version__ = "0.1.0"
+#: public name -> the module that defines it, imported when the name is first used
+_LAZY = {
+    "check_compatible": "crystalgfn.builders",
+    "make_loss": "crystalgfn.builders",
+    "make_proxy": "crystalgfn.builders",
+    "Stack": "crystalgfn.compose",
+    "make_env": "crystalgfn.compose",
+    "Constraint": "crystalgfn.env",
+    "Environment": "crystalgfn.env",
+    "Loss": "crystalgfn.loss",
+    "get_plugins": "crystalgfn.plugins",
+    "register_proxy": "crystalgfn.plugins",
+    "reset_plugins": "crystalgfn.plugins",
+    "unregister_proxy": "crystalgfn.plugins",
+    "Proxy": "crystalgfn.proxy",
+    "Trajectories": "crystalgfn.trajectories",
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs, which do not run __getattr__
+    from crystalgfn.builders import check_compatible, make_loss, make_proxy
+    from crystalgfn.compose import Stack, make_env
+    from crystalgfn.env import Constraint, Environment
+    from crystalgfn.loss import Loss
+    from crystalgfn.plugins import get_plugins, register_proxy, reset_plugins, unregister_proxy
+    from crystalgfn.proxy import Proxy
+    from crystalgfn.trajectories import Trajectories
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "CheckpointError",

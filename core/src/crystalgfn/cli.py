@@ -35,6 +35,7 @@ def _plugins_report() -> dict:
                 "structure_builders": [],
                 "oracles": [],
                 "error": None,
+                "conflicts": [],
             },
         )
 
@@ -47,12 +48,16 @@ def _plugins_report() -> dict:
     ):
         for entry in registry:
             entry_for(entry.distribution)[key].append(entry.name)
-    for (source, target), entry in sorted(plugins.constraints.items()):
-        entry_for(entry.distribution)["constraints"].append(f"{source}->{target}")
+    for entry in plugins.constraints:
+        entry_for(entry.distribution)["constraints"].append(entry.name)
     for failure in plugins.failures:
         entry_for(failure.distribution)["error"] = (
             f"entry point {failure.entry_point!r} failed to load: {failure.error}"
         )
+    for registry in plugins.registries().values():
+        for name, later in sorted(registry.conflicts.items()):
+            for entry in later:
+                entry_for(entry.distribution)["conflicts"].append(registry.conflict_message(name))
     return {"plugins": [report[name] for name in sorted(report)]}
 
 
@@ -71,13 +76,34 @@ def _print_plugins_table(report: dict) -> None:
             contributed += [f"{label}:{name}" for name in plugin[key]]
         if plugin["error"]:
             contributed.append(f"FAILED: {plugin['error']}")
+        contributed += [f"CONFLICT: {message}" for message in plugin["conflicts"]]
         rows.append((plugin["distribution"], plugin["version"], ", ".join(contributed) or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     for row in rows:
         print(f"{row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}")
 
 
+def _import_every_factory() -> list[str]:
+    """Import every factory registered by reference; the errors of those that fail."""
+    from crystalgfn.plugins import get_plugins
+
+    errors = []
+    for registry in get_plugins().registries().values():
+        for entry in registry:
+            try:
+                entry.factory
+            except CrystalGFNError as error:
+                errors.append(str(error))
+    return errors
+
+
 def cmd_plugins(args: argparse.Namespace) -> int:
+    if args.check:
+        errors = _import_every_factory()
+        for error in errors:
+            print(f"crystalgfn: error: {error}", file=sys.stderr)
+        if errors:
+            return 1
     report = _plugins_report()
     if args.json:
         print(json.dumps(report, indent=2))
@@ -223,7 +249,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     plugins = commands.add_parser("plugins", help="list installed plugins and what they provide")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
-    plugins.set_defaults(handler=cmd_plugins)
+    plugins.add_argument(
+        "--check", action="store_true",
+        help="also import everything each plugin registered (slower: imports torch), and exit "
+        "1 if anything fails to import",
+    )
+    plugins.set_defaults(handler=cmd_plugins, uses_torch=False)  # stays fast: no torch
 
     train = commands.add_parser("train", help="train a GFlowNet from a TOML run config")
     train.add_argument("--config", help="TOML file of names and keyword arguments")
@@ -369,9 +400,10 @@ def _main(argv: list[str]) -> int:
         return 0
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
-    import torch
+    if getattr(args, "uses_torch", True):
+        import torch
 
-    torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
     try:
         with _plain_warnings():
             status = args.handler(args)

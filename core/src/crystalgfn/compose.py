@@ -371,7 +371,7 @@ def make_env(name_or_spec: str, **per_part_kwargs) -> Environment:
     constraints = []
     for i, source in enumerate(names):
         for j in range(i + 1, len(names)):
-            found = plugins.constraints.get((source, names[j]))
+            found = plugins.constraint(source, names[j])
             if found is not None:
                 constraints.append((i, j, found.factory()))
     return Stack(parts, constraints)

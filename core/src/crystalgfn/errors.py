@@ -26,13 +26,20 @@ class UnknownNameError(CrystalGFNError, KeyError):
     """
 
     def __init__(
-        self, kind: str, name: str, available: Iterable[str], listed_as: str = "Installed"
+        self,
+        kind: str,
+        name: str,
+        available: Iterable[str],
+        listed_as: str = "Installed",
+        failed_plugins: Iterable = (),
     ):
         self.kind = kind
         self.name = name
         self.available = sorted(available)
         self.listed_as = listed_as
         self.suggestions = _suggestions(name, self.available)
+        #: plugins that failed to load (``PluginFailure``), any of which may have provided it
+        self.failed_plugins = list(failed_plugins)
         super().__init__(self._message())
 
     def _message(self) -> str:
@@ -41,7 +48,16 @@ class UnknownNameError(CrystalGFNError, KeyError):
             text += " Did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
         none = f"(none {self.listed_as.lower()})"
         listed = ", ".join(self.available) if self.available else none
-        return f"{text} {self.listed_as} {self.kind} names: {listed}."
+        text = f"{text} {self.listed_as} {self.kind} names: {listed}."
+        if self.failed_plugins:
+            failed = ", ".join(
+                f"{f.distribution} ({f.entry_point!r}: {f.error})" for f in self.failed_plugins
+            )
+            text += (
+                f" Note: {len(self.failed_plugins)} plugin(s) failed to load and may provide "
+                f"it: {failed}. Run 'crystalgfn plugins' for details."
+            )
+        return text
 
     def __str__(self) -> str:
         return self.args[0]

@@ -8,9 +8,13 @@ Loading order:
    variable ``CRYSTALGFN_BLOCK_PLUGINS`` (comma-separated entry-point or distribution names).
    A plugin that fails to import is recorded with its distribution and skipped, so the
    others still load and ``crystalgfn plugins`` can show the failure;
-3. ``check_pending()``, so a misspelt hook name fails loudly instead of being ignored;
+3. ``check_pending()``, so a misspelt hook name is reported instead of being ignored;
 4. each plugin's ``register_*`` hooks, one plugin at a time, so every name is attributed to
    the distribution that registered it.
+
+A plugin that fails at step 2, 3 or 4 is recorded in :attr:`Plugins.failures` and everything
+it registered is withdrawn: one broken plugin never breaks the commands that do not need it,
+``crystalgfn plugins`` shows the failure, and an unknown-name error mentions it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import pluggy
 
 from crystalgfn import hookspecs
 from crystalgfn.errors import DuplicateNameError, PluginLoadError
-from crystalgfn.registry import SESSION_DISTRIBUTION, Registry
+from crystalgfn.registry import SESSION_DISTRIBUTION, Entry, Registry
 
 ENTRY_POINT_GROUP = "crystalgfn"
 BLOCK_ENV_VAR = "CRYSTALGFN_BLOCK_PLUGINS"
@@ -42,43 +46,79 @@ class PluginFailure:
     error: str
 
 
-@attrs.frozen
-class ConstraintEntry:
-    """A cross-environment constraint: ``source`` part constrains ``target`` part."""
+def constraint_key(source: str, target: str) -> str:
+    """The registry name of the constraint that ``source`` places on ``target``."""
+    return f"{source}->{target}"
 
-    source: str
-    target: str
-    factory: Callable
-    distribution: str
+
+def _registrars(plugins: Plugins, distribution: str) -> dict[str, Callable]:
+    """The ``register`` callable handed to each hook, attributing names to ``distribution``."""
+
+    def into(registry: Registry) -> Callable:
+        def register(factory, name=None):
+            return registry.add(factory, name, distribution=distribution)
+
+        return register
+
+    def register_constraint(source, target, factory):
+        return plugins.constraints.add(
+            factory, constraint_key(source, target), distribution=distribution
+        )
+
+    return {
+        "register_envs": into(plugins.envs),
+        "register_proxies": into(plugins.proxies),
+        "register_losses": into(plugins.losses),
+        "register_structure_builders": into(plugins.structure_builders),
+        "register_oracles": into(plugins.oracles),
+        "register_constraints": register_constraint,
+    }
 
 
 @attrs.define
 class Plugins:
     """Everything the installed plugins registered, with provenance.
 
-    Use :func:`get_plugins` for the process-wide instance.
+    Use :func:`get_plugins` for the process-wide instance. A plugin that fails (its import,
+    an invalid hook, a hook that raises or calls ``register`` wrongly) is recorded in
+    :attr:`failures` with everything it registered withdrawn; the other plugins still load.
     """
 
     manager: pluggy.PluginManager
-    envs: Registry = attrs.field(factory=lambda: Registry("environment"))
-    proxies: Registry = attrs.field(factory=lambda: Registry("proxy"))
-    losses: Registry = attrs.field(factory=lambda: Registry("loss"))
-    structure_builders: Registry = attrs.field(factory=lambda: Registry("structure builder"))
-    oracles: Registry = attrs.field(factory=lambda: Registry("oracle"))
-    constraints: dict[tuple[str, str], ConstraintEntry] = attrs.field(factory=dict)
     failures: list[PluginFailure] = attrs.field(factory=list)
+    envs: Registry = attrs.field()
+    proxies: Registry = attrs.field()
+    losses: Registry = attrs.field()
+    structure_builders: Registry = attrs.field()
+    oracles: Registry = attrs.field()
+    #: cross-environment constraints, named ``"source->target"`` (see :func:`constraint_key`)
+    constraints: Registry = attrs.field()
     #: distribution name -> version, for every distribution that contributed a plugin
     versions: dict[str, str] = attrs.field(factory=dict)
 
-    def add_constraint(self, source: str, target: str, factory: Callable, *, distribution: str):
-        key = (source, target)
-        if key in self.constraints:
-            first = self.constraints[key].distribution
-            raise DuplicateNameError(
-                f"constraint {source} -> {target} is registered by two distributions: "
-                f"{first!r} and {distribution!r}"
-            )
-        self.constraints[key] = ConstraintEntry(source, target, factory, distribution)
+    @envs.default
+    def _envs(self):
+        return Registry("environment", failures=self.failures)
+
+    @proxies.default
+    def _proxies(self):
+        return Registry("proxy", failures=self.failures)
+
+    @losses.default
+    def _losses(self):
+        return Registry("loss", failures=self.failures)
+
+    @structure_builders.default
+    def _structure_builders(self):
+        return Registry("structure builder", failures=self.failures)
+
+    @oracles.default
+    def _oracles(self):
+        return Registry("oracle", failures=self.failures)
+
+    @constraints.default
+    def _constraints(self):
+        return Registry("constraint", failures=self.failures)
 
     def registries(self) -> dict[str, Registry]:
         return {
@@ -87,41 +127,51 @@ class Plugins:
             "loss": self.losses,
             "structure_builder": self.structure_builders,
             "oracle": self.oracles,
+            "constraint": self.constraints,
         }
+
+    def constraint(self, source: str, target: str) -> Entry | None:
+        """The constraint ``source`` places on ``target``, or None when none is registered."""
+        key = constraint_key(source, target)
+        return self.constraints.get(key) if key in self.constraints else None
 
     def register_module(self, plugin: object, distribution: str) -> None:
         """Register one plugin object (module or instance with hook implementations).
 
         Its ``register_*`` hooks run immediately and their names are attributed to
-        ``distribution``.
+        ``distribution``. Raises :class:`PluginLoadError` (with nothing of the plugin left
+        registered) when a hook is invalid, raises, or calls ``register`` wrongly.
         """
-        self.manager.register(plugin, name=f"{distribution}:{getattr(plugin, '__name__', id(plugin))}")
-        self.manager.check_pending()
-        self._collect(plugin, distribution)
-
-    def _collect(self, plugin: object, distribution: str) -> None:
-        registrars = {
-            "register_envs": lambda f, name=None: self.envs.add(f, name, distribution=distribution),
-            "register_proxies": lambda f, name=None: self.proxies.add(
-                f, name, distribution=distribution
-            ),
-            "register_losses": lambda f, name=None: self.losses.add(
-                f, name, distribution=distribution
-            ),
-            "register_structure_builders": lambda f, name=None: self.structure_builders.add(
-                f, name, distribution=distribution
-            ),
-            "register_oracles": lambda f, name=None: self.oracles.add(
-                f, name, distribution=distribution
-            ),
-            "register_constraints": lambda source, target, factory: self.add_constraint(
-                source, target, factory, distribution=distribution
-            ),
-        }
+        label = getattr(plugin, "__name__", repr(plugin))
+        try:
+            self.manager.register(plugin, name=f"{distribution}:{label}")
+            self.manager.check_pending()
+        except pluggy.PluginValidationError as error:
+            self._withdraw(plugin, distribution)
+            raise PluginLoadError(
+                f"plugin {label!r} from distribution {distribution!r} is invalid: {error}. "
+                "Hook implementations must be named after a hook in crystalgfn.hookspecs: "
+                + ", ".join(_hook_names())
+            ) from error
+        registrars = _registrars(self, distribution)
         for hook_name, register in registrars.items():
             for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
-                if impl.plugin is plugin:
+                if impl.plugin is not plugin:
+                    continue
+                try:
                     impl.function(register=register)
+                except Exception as error:  # third-party code: report it, keep the rest
+                    self._withdraw(plugin, distribution)
+                    raise PluginLoadError(
+                        f"hook {hook_name} of plugin {label!r} from distribution "
+                        f"{distribution!r} failed: {type(error).__name__}: {error}"
+                    ) from error
+
+    def _withdraw(self, plugin: object, distribution: str) -> None:
+        if self.manager.is_registered(plugin):
+            self.manager.unregister(plugin)
+        for registry in self.registries().values():
+            registry.remove_distribution(distribution)
 
 
 def _blocked_names() -> set[str]:
@@ -155,27 +205,15 @@ def load_plugins() -> Plugins:
             continue
         try:
             plugin = entry_point.load()
-        except Exception as error:  # any import-time failure of third-party code
-            plugins.failures.append(
-                PluginFailure(distribution, entry_point.name, f"{type(error).__name__}: {error}")
+            plugins.register_module(plugin, distribution)
+        except Exception as error:  # any failure of third-party code: record it, go on
+            message = str(error) if isinstance(error, PluginLoadError) else (
+                f"{type(error).__name__}: {error}"
             )
+            plugins.failures.append(PluginFailure(distribution, entry_point.name, message))
             continue
-        _register_checked(plugins, plugin, distribution)
         plugins.versions[distribution] = version
     return plugins
-
-
-def _register_checked(plugins: Plugins, plugin: ModuleType, distribution: str) -> None:
-    try:
-        plugins.register_module(plugin, distribution)
-    except pluggy.PluginValidationError as error:
-        plugins.manager.unregister(plugin)
-        raise PluginLoadError(
-            f"plugin {getattr(plugin, '__name__', plugin)!r} from distribution {distribution!r} "
-            f"is invalid: {error}. "
-            "Hook implementations must be named after a hook in crystalgfn.hookspecs: "
-            + ", ".join(_hook_names())
-        ) from error
 
 
 def _hook_names() -> list[str]:
@@ -216,7 +254,14 @@ def register_proxy(proxy_class: Callable, name: str | None = None):
             name = "hardness"
             ...
     """
-    get_plugins().proxies.add(proxy_class, name, distribution=SESSION_DISTRIBUTION)
+    proxies = get_plugins().proxies
+    name = name if name is not None else getattr(proxy_class, "name", None)
+    if name in proxies:
+        raise DuplicateNameError(
+            f"proxy name {name!r} is already registered by {proxies.get(name).distribution!r}; "
+            "choose another name, or unregister_proxy() the session one first"
+        )
+    proxies.add(proxy_class, name, distribution=SESSION_DISTRIBUTION)
     return proxy_class
 
 

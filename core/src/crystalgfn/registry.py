@@ -1,53 +1,123 @@
-"""Name → factory tables for each kind of plugin object, with helpful lookup errors."""
+"""Name → factory tables for each kind of plugin object, with helpful lookup errors.
+
+A factory is registered either as the object itself (a class) or as a ``"module:attribute"``
+reference, which is imported the first time the factory is used. References keep listing
+plugins (``crystalgfn plugins``, ``--help``) free of heavy imports such as torch.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 
 import attrs
 
-from crystalgfn.errors import DuplicateNameError, UnknownNameError
+from crystalgfn.errors import DuplicateNameError, PluginLoadError, UnknownNameError
 
 #: Distribution name recorded for objects registered from a running session (e.g. a notebook).
 SESSION_DISTRIBUTION = "(session)"
 
 
-@attrs.frozen
+def is_reference(factory: object) -> bool:
+    """Whether ``factory`` is a lazy ``"module:attribute"`` reference."""
+    return isinstance(factory, str)
+
+
+def resolve_reference(reference: str, *, what: str, distribution: str) -> Callable:
+    """Import the object a ``"module:attribute"`` reference names.
+
+    Raises :class:`PluginLoadError` naming ``what`` and ``distribution`` when the reference is
+    malformed or its import fails, so a broken plugin is reported as such, not as a traceback.
+    """
+    module_name, sep, attribute = reference.partition(":")
+    if not sep or not module_name or not attribute:
+        raise PluginLoadError(
+            f"{what} from distribution {distribution!r} is registered as {reference!r}; a "
+            "reference must read 'package.module:Attribute'"
+        )
+    try:
+        target: object = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except Exception as error:  # any import-time failure of plugin code
+        raise PluginLoadError(
+            f"{what} from distribution {distribution!r} could not be loaded from "
+            f"{reference!r}: {type(error).__name__}: {error}"
+        ) from error
+    return target  # type: ignore[return-value]
+
+
+@attrs.define(eq=False)
 class Entry:
-    """One registered factory and where it came from."""
+    """One registered factory and where it came from.
+
+    ``factory`` is imported on first access when it was registered as a reference.
+    """
 
     kind: str
     name: str
-    factory: Callable
+    target: Callable | str
     distribution: str
+
+    @property
+    def factory(self) -> Callable:
+        if is_reference(self.target):
+            self.target = resolve_reference(
+                self.target, what=f"{self.kind} {self.name!r}", distribution=self.distribution
+            )
+        return self.target
+
+    @property
+    def loaded(self) -> bool:
+        return not is_reference(self.target)
 
 
 @attrs.define
 class Registry:
-    """All registered factories of one kind (``"environment"``, ``"proxy"``, ``"loss"``)."""
+    """All registered factories of one kind (``"environment"``, ``"proxy"``, ``"loss"``).
+
+    ``failures`` is shared with the plugin manager: an unknown name mentions the plugins that
+    failed to load, since one of them may be where the name should have come from.
+    """
 
     kind: str
     _entries: dict[str, Entry] = attrs.field(factory=dict)
+    failures: list = attrs.field(factory=list)
+    #: name -> the later entries that registered it again; using such a name is refused
+    conflicts: dict[str, list[Entry]] = attrs.field(factory=dict)
 
-    def add(self, factory: Callable, name: str | None = None, *, distribution: str) -> Entry:
+    def add(
+        self, factory: Callable | str, name: str | None = None, *, distribution: str
+    ) -> Entry:
         """Register ``factory`` under ``name`` (default: ``factory.name``).
 
-        Raises :class:`DuplicateNameError` naming both distributions when the name is taken.
+        ``factory`` may be a ``"module:attribute"`` reference, imported on first use; then
+        ``name`` is required. A name already taken is recorded in :attr:`conflicts`, and
+        :meth:`get` then refuses it with a :class:`DuplicateNameError` naming both
+        distributions.
         """
+        if is_reference(factory) and name is None:
+            raise PluginLoadError(
+                f"{self.kind} {factory!r} from distribution {distribution!r} is registered by "
+                "reference, so it needs name=...: register(reference, name='...')"
+            )
+        if not is_reference(factory) and not callable(factory):
+            raise PluginLoadError(
+                f"{self.kind} {factory!r} from distribution {distribution!r} is neither a "
+                "class (or other callable) nor a 'module:Attribute' reference"
+            )
         name = name if name is not None else getattr(factory, "name", None)
         if not isinstance(name, str) or not name:
-            raise ValueError(
+            raise PluginLoadError(
                 f"cannot register {self.kind} {factory!r} from {distribution}: it has no "
                 "'name' class attribute and no name=... was given"
             )
+        entry = Entry(kind=self.kind, name=name, target=factory, distribution=distribution)
         if name in self._entries:
-            first = self._entries[name].distribution
-            raise DuplicateNameError(
-                f"{self.kind} name {name!r} is registered by two distributions: {first!r} and "
-                f"{distribution!r}. Uninstall one of them, or block one with "
-                "CRYSTALGFN_BLOCK_PLUGINS."
-            )
-        entry = Entry(kind=self.kind, name=name, factory=factory, distribution=distribution)
+            # Not raised here: one conflict must not break every command (``crystalgfn
+            # plugins`` included); the name is refused when it is used.
+            self.conflicts.setdefault(name, []).append(entry)
+            return entry
         self._entries[name] = entry
         return entry
 
@@ -56,12 +126,44 @@ class Registry:
         self.get(name)
         del self._entries[name]
 
+    def remove_distribution(self, distribution: str) -> None:
+        """Forget every name ``distribution`` registered (used when its hooks fail)."""
+        for name, later in list(self.conflicts.items()):
+            later[:] = [e for e in later if e.distribution != distribution]
+            if not later:
+                del self.conflicts[name]
+        for name in [n for n, e in self._entries.items() if e.distribution == distribution]:
+            del self._entries[name]
+            if name in self.conflicts:  # the next distribution that registered it takes it
+                self._entries[name] = self.conflicts[name].pop(0)
+                if not self.conflicts[name]:
+                    del self.conflicts[name]
+
+    def conflict_message(self, name: str) -> str:
+        """Why ``name`` is refused: every distribution that registered it."""
+        distributions = [self._entries[name].distribution]
+        distributions += [e.distribution for e in self.conflicts[name]]
+        listed = " and ".join(repr(d) for d in distributions)
+        return (
+            f"{self.kind} name {name!r} is registered by {len(distributions)} distributions: "
+            f"{listed}. Uninstall all but one, or block the others with "
+            "CRYSTALGFN_BLOCK_PLUGINS."
+        )
+
     def get(self, name: str) -> Entry:
-        """The entry registered as ``name``, or :class:`UnknownNameError` with a suggestion."""
+        """The entry registered as ``name``, or :class:`UnknownNameError` with a suggestion.
+
+        A name that two distributions registered raises :class:`DuplicateNameError`: which
+        one the user meant is theirs to say.
+        """
+        if name in self.conflicts:
+            raise DuplicateNameError(self.conflict_message(name))
         try:
             return self._entries[name]
         except KeyError:
-            raise UnknownNameError(self.kind, name, self._entries) from None
+            raise UnknownNameError(
+                self.kind, name, self._entries, failed_plugins=self.failures
+            ) from None
 
     def names(self) -> list[str]:
         return sorted(self._entries)

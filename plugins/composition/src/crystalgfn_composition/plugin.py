@@ -2,9 +2,8 @@
 
 from crystalgfn.hookspecs import hookimpl
 
-from crystalgfn_composition.env import CompositionEnv
-
 
 @hookimpl
 def register_envs(register):
-    register(CompositionEnv)
+    # By reference: the module (and torch) is imported only when the environment is built.
+    register("crystalgfn_composition.env:CompositionEnv", name="composition")

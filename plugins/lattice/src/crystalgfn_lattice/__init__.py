@@ -5,10 +5,29 @@ space group, use :meth:`LatticeEnv.feasible_systems` and :meth:`LatticeEnv.with_
 for data with known systems, :meth:`LatticeEnv.from_values_with_systems`.
 """
 
-from crystalgfn_lattice.cellmap import ANGLE_MARGIN, CellMap
-from crystalgfn_lattice.env import LatticeEnv
-from crystalgfn_lattice.systems import LATTICE_SYSTEMS, SPECS, system_index
+from crystalgfn.lazy import lazy_exports
 
-__version__ = "0.1.0"
+from crystalgfn_lattice._version import __version__
 
-__all__ = ["ANGLE_MARGIN", "LATTICE_SYSTEMS", "SPECS", "CellMap", "LatticeEnv", "system_index"]
+# Imported on first use, so that listing plugins does not import torch.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "ANGLE_MARGIN": "crystalgfn_lattice.cellmap",
+        "CellMap": "crystalgfn_lattice.cellmap",
+        "LatticeEnv": "crystalgfn_lattice.env",
+        "LATTICE_SYSTEMS": "crystalgfn_lattice.systems",
+        "SPECS": "crystalgfn_lattice.systems",
+        "system_index": "crystalgfn_lattice.systems",
+    },
+)
+
+__all__ = [
+    "__version__",
+    "ANGLE_MARGIN",
+    "LATTICE_SYSTEMS",
+    "SPECS",
+    "CellMap",
+    "LatticeEnv",
+    "system_index",
+]

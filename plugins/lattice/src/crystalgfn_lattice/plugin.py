@@ -1,12 +1,9 @@
-"""Hook implementations: registers the ``lattice`` environment with Crystal-GFN."""
+"""Registers the lattice environment with Crystal-GFN."""
 
-from __future__ import annotations
-
-from crystalgfn import hookimpl
-
-from crystalgfn_lattice.env import LatticeEnv
+from crystalgfn.hookspecs import hookimpl
 
 
 @hookimpl
 def register_envs(register):
-    register(LatticeEnv)
+    # By reference: the module (and torch) is imported only when the environment is built.
+    register("crystalgfn_lattice.env:LatticeEnv", name="lattice")

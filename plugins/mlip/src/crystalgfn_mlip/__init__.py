@@ -8,8 +8,18 @@
     relaxation.energy_per_atom                  # eV/atom, CHGNet's scale
 """
 
-from crystalgfn_mlip.chgnet_oracle import ChgnetOracle, load_model
-from crystalgfn_mlip.reference import load_reference
-from crystalgfn_mlip.relax import RelaxationError, relax_structure
+from crystalgfn.lazy import lazy_exports
+
+# Imported on first use, so that listing plugins does not import CHGNet, torch or pymatgen.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "ChgnetOracle": "crystalgfn_mlip.chgnet_oracle",
+        "load_model": "crystalgfn_mlip.chgnet_oracle",
+        "load_reference": "crystalgfn_mlip.reference",
+        "RelaxationError": "crystalgfn_mlip.relax",
+        "relax_structure": "crystalgfn_mlip.relax",
+    },
+)
 
 __all__ = ["ChgnetOracle", "RelaxationError", "load_model", "load_reference", "relax_structure"]

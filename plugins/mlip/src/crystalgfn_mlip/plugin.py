@@ -1,10 +1,9 @@
-"""Registers the first-party oracle (CHGNet)."""
+"""Registers the CHGNet oracle with Crystal-GFN."""
 
 from crystalgfn.hookspecs import hookimpl
-
-from crystalgfn_mlip.chgnet_oracle import ChgnetOracle
 
 
 @hookimpl
 def register_oracles(register):
-    register(ChgnetOracle)
+    # By reference: CHGNet and torch are imported only when the oracle is built.
+    register("crystalgfn_mlip.chgnet_oracle:ChgnetOracle", name="chgnet")

@@ -2,21 +2,17 @@
 
 from crystalgfn.hookspecs import hookimpl
 
-from crystalgfn_spacegroup.constraints import (
-    CompositionToSpaceGroup,
-    SpaceGroupToComposition,
-    SpaceGroupToLattice,
-)
-from crystalgfn_spacegroup.env import SpaceGroupEnv
+# By reference: the modules (and torch) are imported only when a stack is built.
+CONSTRAINTS = "crystalgfn_spacegroup.constraints"
 
 
 @hookimpl
 def register_envs(register):
-    register(SpaceGroupEnv)
+    register("crystalgfn_spacegroup.env:SpaceGroupEnv", name="spacegroup")
 
 
 @hookimpl
 def register_constraints(register):
-    register("spacegroup", "lattice", SpaceGroupToLattice)
-    register("spacegroup", "composition", SpaceGroupToComposition)
-    register("composition", "spacegroup", CompositionToSpaceGroup)
+    register("spacegroup", "lattice", f"{CONSTRAINTS}:SpaceGroupToLattice")
+    register("spacegroup", "composition", f"{CONSTRAINTS}:SpaceGroupToComposition")
+    register("composition", "spacegroup", f"{CONSTRAINTS}:CompositionToSpaceGroup")

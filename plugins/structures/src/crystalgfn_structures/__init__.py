@@ -14,24 +14,38 @@
 
 from __future__ import annotations
 
-from crystalgfn_structures.builder import (
-    BACKEND_ERROR,
-    INCOMPATIBLE,
-    INVALID_INPUT,
-    PLACEMENT_FAILED,
-    REASONS,
-    TIMEOUT,
-    PlacementError,
-    Result,
-    Sample,
-    StructureBuilder,
-    conventional_lattice,
-    min_distance,
-    read_samples,
-    recovered_space_group,
-    symmetry_of,
+from typing import TYPE_CHECKING
+
+from crystalgfn.lazy import lazy_exports
+
+_BUILDER_NAMES = (
+    "BACKEND_ERROR",
+    "INCOMPATIBLE",
+    "INVALID_INPUT",
+    "PLACEMENT_FAILED",
+    "REASONS",
+    "TIMEOUT",
+    "PlacementError",
+    "Result",
+    "Sample",
+    "StructureBuilder",
+    "conventional_lattice",
+    "min_distance",
+    "read_samples",
+    "recovered_space_group",
+    "symmetry_of",
 )
-from crystalgfn_structures.pyxtal_backend import PyxtalBuilder
+# Imported on first use, so that listing plugins does not import pymatgen or PyXtal.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        **{name: "crystalgfn_structures.builder" for name in _BUILDER_NAMES},
+        "PyxtalBuilder": "crystalgfn_structures.pyxtal_backend",
+    },
+)
+
+if TYPE_CHECKING:
+    from crystalgfn_structures.builder import Result, StructureBuilder
 
 __all__ = [
     "BACKEND_ERROR",

@@ -1,10 +1,9 @@
-"""Registers the first-party structure builder (pyxtal)."""
+"""Registers the PyXtal structure builder with Crystal-GFN."""
 
 from crystalgfn.hookspecs import hookimpl
-
-from crystalgfn_structures.pyxtal_backend import PyxtalBuilder
 
 
 @hookimpl
 def register_structure_builders(register):
-    register(PyxtalBuilder)
+    # By reference: pymatgen and PyXtal are imported only when structures are built.
+    register("crystalgfn_structures.pyxtal_backend:PyxtalBuilder", name="pyxtal")

@@ -1,10 +1,9 @@
-"""Crystal-GFN plugin: registers the ``band_gap`` proxy."""
+"""Registers the ``band_gap`` proxy with Crystal-GFN."""
 
 from crystalgfn.hookspecs import hookimpl
-
-from crystalgfn_band_gap.proxy import BandGap
 
 
 @hookimpl
 def register_proxies(register):
-    register(BandGap)
+    # By reference: the model (and torch) is imported only when the proxy is built.
+    register("crystalgfn_band_gap.proxy:BandGap", name="band_gap")

@@ -1,10 +1,9 @@
-"""Crystal-GFN plugin: registers the ``density`` proxy."""
+"""Registers the ``density`` proxy with Crystal-GFN."""
 
 from crystalgfn.hookspecs import hookimpl
-
-from crystalgfn_density.proxy import Density
 
 
 @hookimpl
 def register_proxies(register):
-    register(Density)
+    # By reference: the module (and torch) is imported only when the proxy is built.
+    register("crystalgfn_density.proxy:Density", name="density")

@@ -1,10 +1,9 @@
-"""Crystal-GFN plugin: registers the ``formation_energy`` proxy."""
+"""Registers the ``formation_energy`` proxy with Crystal-GFN."""
 
 from crystalgfn.hookspecs import hookimpl
-
-from crystalgfn_formation_energy.proxy import FormationEnergy
 
 
 @hookimpl
 def register_proxies(register):
-    register(FormationEnergy)
+    # By reference: the model (and torch) is imported only when the proxy is built.
+    register("crystalgfn_formation_energy.proxy:FormationEnergy", name="formation_energy")

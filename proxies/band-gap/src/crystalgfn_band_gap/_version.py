@@ -1,0 +1,15 @@
+"""The version of the installed ``crystalgfn-band-gap`` distribution.
+
+Written only in ``proxies/band-gap/pyproject.toml`` (``version``): this reads it from the
+installed distribution's metadata, so that the two cannot differ. Without an installed
+distribution (a bare source tree on ``sys.path``) it is ``"0+unknown"``.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("crystalgfn-band-gap")
+except PackageNotFoundError:  # not installed: running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = ["__version__"]
