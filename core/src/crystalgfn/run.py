@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import attrs
 import torch
 
 from crystalgfn.atomic import write_text
@@ -22,7 +23,8 @@ from crystalgfn.env import Environment
 from crystalgfn.errors import CheckpointError, ConfigError
 from crystalgfn.states import State
 from crystalgfn.table import describe
-from crystalgfn.trainer import CHECKPOINT, METRICS, Trainer, sample_policy
+from crystalgfn.rewards import Reward
+from crystalgfn.trainer import CHECKPOINT, METRICS, Trainer, build_policy, sample_policy
 
 CONFIG = "config.toml"
 
@@ -110,19 +112,39 @@ def _remove(paths: list[Path]) -> None:
             path.unlink(missing_ok=True)
 
 
-def load_run(run_dir: str | Path, device: str = "cpu") -> Trainer:
-    """The trainer of a finished (or interrupted) run, with the model of its latest checkpoint
-    loaded (whatever number of processes trained it, on whatever device)."""
+@attrs.frozen
+class TrainedModel:
+    """What sampling from a run needs: its environment, reward and trained policy."""
+
+    env: Environment
+    reward: Reward
+    policy: torch.nn.Module
+    device: torch.device
+    step: int
+
+
+def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedModel:
+    """The trained model of a finished (or interrupted) run, from its latest checkpoint
+    (whatever number of processes trained it, on whatever device).
+
+    Builds no optimiser and joins no process group: only what sampling needs, so that
+    ``crystalgfn sample --run`` starts fast.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
         raise CheckpointError(f"{run_dir} is not a run directory (no {CONFIG})")
     payload = load_checkpoint(run_dir / CHECKPOINT)
-    trainer = build_trainer(RunConfig.from_file(run_dir / CONFIG), run_dir, device=device)
+    config = RunConfig.from_file(run_dir / CONFIG)
+    resolved = resolve_device(device)
+    env = config.build_env()
+    reward = config.build_reward(env)
+    policy = build_policy(env, config.settings(), config.build_loss())
     try:
-        trainer.load_model(payload)  # not the random streams: any number of processes wrote it
+        policy.load_state_dict(payload["policy"])
     except (KeyError, RuntimeError) as error:
         raise CheckpointError(f"checkpoint in {run_dir} does not match its config: {error}") from None
-    return trainer
+    policy.to(resolved).eval()
+    return TrainedModel(env, reward, policy, resolved, int(payload.get("step", 0)))
 
 
 def sample(
@@ -135,13 +157,13 @@ def sample(
 ) -> tuple[Environment, State, dict[str, list]]:
     """Sample ``n`` crystals from a trained run; returns the environment, the done states and
     the table columns (description, ``reward`` and one column per proxy)."""
-    trainer = load_run(run_dir, device=device)
-    env = trainer.env.restrict(**restrictions) if restrictions else trainer.env
-    generator = make_generator(seed, trainer.device)
-    trainer.policy.eval()
-    done = sample_policy(env, trainer.policy, n, batch_size, generator, trainer.device)
-    columns = describe(env, done)
-    log_r, predictions = trainer.reward(env.values(done))
+    model = load_run(run_dir, device=device)
+    env = model.env.restrict(**restrictions) if restrictions else model.env
+    generator = make_generator(seed, model.device)
+    with torch.inference_mode():
+        done = sample_policy(env, model.policy, n, batch_size, generator, model.device)
+        columns = describe(env, done)
+        log_r, predictions = model.reward(env.values(done))
     columns["reward"] = log_r.exp().tolist()
     columns["log_reward"] = log_r.tolist()
     for name, values in predictions.items():

@@ -230,13 +230,7 @@ class Trainer:
             self.device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
         torch.set_num_threads(settings.threads)
         torch.manual_seed(settings.seed)  # the same initial parameters on every rank
-        self.policy = MLPPolicy(
-            env,
-            hidden=settings.hidden,
-            layers=settings.layers,
-            learn_backward=settings.learn_backward,
-            flow_head=loss.needs_flows,
-        ).to(self.device)
+        self.policy = build_policy(env, settings, loss).to(self.device)
         self.loss.to(self.device)
         log_z = list(loss.parameters())
         groups = [{"params": list(self.policy.parameters()), "lr": settings.lr}]
@@ -491,6 +485,17 @@ def _progress(step: int, total: int, metrics: dict, elapsed: float) -> None:
     sys.stderr.flush()
 
 
+def build_policy(env: Environment, settings: TrainSettings, loss: Loss) -> MLPPolicy:
+    """The (untrained) policy network a run with ``settings`` and ``loss`` trains."""
+    return MLPPolicy(
+        env,
+        hidden=settings.hidden,
+        layers=settings.layers,
+        learn_backward=settings.learn_backward,
+        flow_head=loss.needs_flows,
+    )
+
+
 def sample_policy(
     env: Environment,
     policy,
@@ -507,4 +512,11 @@ def sample_policy(
     return concat(batches)
 
 
-__all__ = ["ReplayBuffer", "TrainSettings", "Trainer", "masked_log_softmax", "sample_policy"]
+__all__ = [
+    "ReplayBuffer",
+    "TrainSettings",
+    "Trainer",
+    "build_policy",
+    "masked_log_softmax",
+    "sample_policy",
+]

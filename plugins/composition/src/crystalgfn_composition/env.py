@@ -39,7 +39,8 @@ from crystalgfn.env import Environment, compress_columns
 from crystalgfn.errors import ConfigError, InfeasibleError, UnknownNameError
 from crystalgfn.states import State
 from crystalgfn_composition import chemistry
-from crystalgfn_composition.automaton import build_automaton, enumerate_multisets
+from crystalgfn_composition.automaton import enumerate_multisets
+from crystalgfn_composition.cached import cached_automaton, cached_tables
 from crystalgfn_composition.feasibility import (
     ANIONS,
     CATIONS,
@@ -48,7 +49,6 @@ from crystalgfn_composition.feasibility import (
     START,
     Chemistry,
     automaton_arrays,
-    build_tables,
 )
 
 #: The 22 elements of the Crystal-GFN paper.
@@ -228,11 +228,9 @@ class CompositionEnv(Environment):
         labelled = {-1: own}
         for label, language in self._languages.items():
             labelled[label] = own & np.asarray(language, dtype=bool)
-        automaton = build_automaton(labelled, self.max_count, self.max_elements)
+        automaton = cached_automaton(labelled, self.max_count, self.max_elements)
         self.automaton = automaton
-        self.tables = build_tables(
-            self.chem, automaton.transitions, automaton.accepting, automaton.size, self.max_count, self.max_elements
-        )
+        self.tables = cached_tables(self.chem, automaton, self.max_count, self.max_elements)
         self.trans, self.accept = automaton_arrays(automaton.transitions, automaton.accepting)
         self.sizes = torch.from_numpy(np.append(automaton.size, 0))
         dead = automaton.n_states  # the absorbing dead column of the tables

@@ -10,6 +10,7 @@ Runtime dependencies: numpy and the standard library only.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from dataclasses import dataclass
 from importlib import resources
@@ -85,11 +86,18 @@ class SpaceGroup:
 
 
 @functools.cache
+def _raw_text() -> str:
+    return resources.files(__package__).joinpath("data/spacegroups.json").read_text(encoding="utf-8")
+
+
+@functools.cache
 def _raw_table() -> dict:
-    text = (
-        resources.files(__package__).joinpath("data/spacegroups.json").read_text(encoding="utf-8")
-    )
-    return json.loads(text)
+    return json.loads(_raw_text())
+
+
+def data_digest() -> str:
+    """SHA-256 of the space-group data file: part of the key of tables cached on disk."""
+    return hashlib.sha256(_raw_text().encode()).hexdigest()
 
 
 @functools.cache

@@ -35,12 +35,16 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from .tables import N_SPACE_GROUPS, _check_number, wyckoff_positions
+from crystalgfn.cache import cached_arrays
+
+from . import tables as tables_module
+from .tables import N_SPACE_GROUPS, _check_number, data_digest, wyckoff_positions
 
 __all__ = [
     "WyckoffSignature",
@@ -383,11 +387,21 @@ def compatible_count_multisets(number: int, max_count: int, max_elements: int) -
 
 @functools.lru_cache(maxsize=8)
 def compatibility_table(max_count: int, max_elements: int) -> np.ndarray:
-    """Feasibility of all count multisets for all groups: read-only bool (231, M); row 0 False."""
+    """Feasibility of all count multisets for all groups: read-only bool (231, M); row 0 False.
+
+    Cached on disk (:mod:`crystalgfn.cache`, keyed by the arguments and the source of the
+    Wyckoff modules), since every command building a stack needs it."""
     _check_table_args(max_count, max_elements)
-    table = np.zeros((N_SPACE_GROUPS + 1, n_multisets(max_count, max_elements)), dtype=bool)
-    for number in range(1, N_SPACE_GROUPS + 1):
-        table[number] = compatible_count_multisets(number, max_count, max_elements)
+
+    def build() -> dict[str, np.ndarray]:
+        table = np.zeros((N_SPACE_GROUPS + 1, n_multisets(max_count, max_elements)), dtype=bool)
+        for number in range(1, N_SPACE_GROUPS + 1):
+            table[number] = compatible_count_multisets(number, max_count, max_elements)
+        return {"table": table}
+
+    code = (sys.modules[__name__], tables_module)
+    key = (max_count, max_elements, data_digest())
+    table = cached_arrays("wyckoff-compatibility", key, build, code)["table"]
     table.setflags(write=False)
     return table
 

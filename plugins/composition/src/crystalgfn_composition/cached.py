@@ -1,0 +1,81 @@
+"""The composition environment's start-up tables, through Crystal-GFN's disk cache.
+
+The count automata and the completability tables of the default space take about two
+seconds to compute and depend only on their inputs, so each command after the first reads
+them from :mod:`crystalgfn.cache` (keyed by those inputs and by the source of the modules
+that compute them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import attrs
+import numpy as np
+import torch
+from crystalgfn.cache import cached_arrays, pack_int_mapping, unpack_int_mapping
+
+from crystalgfn_composition import automaton as automaton_module
+from crystalgfn_composition import feasibility as feasibility_module
+from crystalgfn_composition.automaton import CountAutomaton, build_automaton
+from crystalgfn_composition.feasibility import Chemistry, Tables, build_tables
+
+_CODE = (automaton_module, feasibility_module)
+
+
+def cached_automaton(
+    languages: Mapping[int, np.ndarray], max_count: int, max_size: int
+) -> CountAutomaton:
+    """:func:`~crystalgfn_composition.automaton.build_automaton`, cached on disk."""
+    languages = {int(label): np.asarray(member, dtype=bool) for label, member in languages.items()}
+
+    def build() -> dict[str, np.ndarray]:
+        automaton = build_automaton(languages, max_count, max_size)
+        return {
+            "transitions": automaton.transitions,
+            "accepting": automaton.accepting,
+            "size": automaton.size,
+            "starts": pack_int_mapping(automaton.starts),
+        }
+
+    arrays = cached_arrays("count-automaton", (languages, max_count, max_size), build, _CODE)
+    return CountAutomaton(
+        transitions=arrays["transitions"],
+        accepting=arrays["accepting"],
+        size=arrays["size"],
+        starts=unpack_int_mapping(arrays["starts"]),
+    )
+
+
+def cached_tables(
+    chem: Chemistry, automaton: CountAutomaton, max_count: int, max_elements: int
+) -> Tables:
+    """:func:`~crystalgfn_composition.feasibility.build_tables`, cached on disk."""
+
+    def build() -> dict[str, np.ndarray]:
+        tables = build_tables(
+            chem, automaton.transitions, automaton.accepting, automaton.size, max_count,
+            max_elements,
+        )
+        return {
+            "charged": tables.charged.numpy(),
+            "neutral": tables.neutral.numpy(),
+            "source": tables.source.numpy(),
+            "max_charge": np.array(tables.max_charge),
+        }
+
+    key = (
+        attrs.asdict(chem),
+        automaton.transitions,
+        automaton.accepting,
+        automaton.size,
+        max_count,
+        max_elements,
+    )
+    arrays = cached_arrays("composition-tables", key, build, _CODE)
+    return Tables(
+        charged=torch.from_numpy(arrays["charged"]),
+        neutral=torch.from_numpy(arrays["neutral"]),
+        source=torch.from_numpy(arrays["source"]),
+        max_charge=int(arrays["max_charge"]),
+    )
