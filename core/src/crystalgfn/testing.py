@@ -47,8 +47,8 @@ def _check_mask_columns(env: Environment, state: State, mask: torch.Tensor) -> N
     expected = mask.any(dim=0).nonzero().squeeze(1)
     if not torch.equal(columns, expected) or not torch.equal(block, mask[:, columns]):
         raise AssertionError(
-            f"{env!r}: mask_columns disagrees with forward_mask (columns {columns.tolist()[:10]}..., "
-            f"expected {expected.tolist()[:10]}...)"
+            f"{env!r}: mask_columns disagrees with forward_mask "
+            f"(columns {columns.tolist()[:10]}..., expected {expected.tolist()[:10]}...)"
         )
 
 
@@ -103,7 +103,9 @@ def check_env(env: Environment, batch_size: int = 64, seed: int = 0) -> State:
     again = env.values(rebuilt)
     for part, tensor in values.items():
         if not torch.equal(again[part], tensor):
-            raise AssertionError(f"{env!r}: values(from_values(v)) differs from v for part {part!r}")
+            raise AssertionError(
+                f"{env!r}: values(from_values(v)) differs from v for part {part!r}"
+            )
     return done
 
 
@@ -111,7 +113,9 @@ def check_proxy(proxy: Proxy, batch: Mapping[str, torch.Tensor]) -> torch.Tensor
     """Verify the proxy contract on ``batch``; returns the values."""
     for part in proxy.requires:
         if part not in batch:
-            raise AssertionError(f"check_proxy: the test batch lacks {part!r}, required by {proxy.name!r}")
+            raise AssertionError(
+                f"check_proxy: the test batch lacks {part!r}, required by {proxy.name!r}"
+            )
     values = proxy(batch)
     size = batch[proxy.requires[0]].shape[0] if proxy.requires else values.shape[0]
     if values.shape != (size,) or not values.is_floating_point():
@@ -122,27 +126,73 @@ def check_proxy(proxy: Proxy, batch: Mapping[str, torch.Tensor]) -> torch.Tensor
 
 
 def check_loss(loss: Loss, batch_size: int = 8, steps: int = 5, seed: int = 0) -> torch.Tensor:
-    """Verify the loss contract on random trajectories; returns the loss value."""
+    """Verify the loss contract on random trajectories; returns the loss value.
+
+    The trajectories carry what the loss declares it needs: state flows for ``needs_flows``
+    (entry ``length`` is log R), edge flows for ``needs_edge_flows`` (the outflow of the done
+    state is log R). Checked: the loss is a finite, non-negative scalar; it is differentiable,
+    with finite gradients, in the policy outputs it reads (log P_F, or the edge flows, and the
+    state flows); and it ignores padding (entries past a trajectory's end do not change it).
+    """
     generator = torch.Generator().manual_seed(seed)
     lengths = torch.randint(1, steps + 1, (batch_size,), generator=generator)
-    step_mask = torch.arange(steps)[None, :] < lengths[:, None]
+    index = torch.arange(steps)[None, :]
+    step_mask = index < lengths[:, None]
+    log_reward = torch.randn(batch_size, generator=generator)
     log_pf = (-torch.rand(batch_size, steps, generator=generator)).requires_grad_()
     log_pb = -torch.rand(batch_size, steps, generator=generator)
-    flows = torch.randn(batch_size, steps + 1, generator=generator).requires_grad_()
-    trajectories = Trajectories(
-        log_pf=log_pf * step_mask,
-        log_pb=log_pb * step_mask,
-        log_reward=torch.randn(batch_size, generator=generator),
-        step_mask=step_mask,
-        log_flows=flows if loss.needs_flows else None,
-    )
-    value = loss(trajectories)
+    # Each raw tensor is a leaf (its gradient is checked); ``padded`` gives the values the
+    # loss receives, with ``fill`` ``(3, B, T + 1)`` in the padding (entries past the
+    # trajectory's end) of the state flows, the inflows and the outflows.
+    raw_flows = torch.randn(batch_size, steps + 1, generator=generator).requires_grad_()
+    raw_inflow = torch.randn(batch_size, steps, generator=generator).requires_grad_()
+    raw_outflow = torch.randn(batch_size, steps, generator=generator).requires_grad_()
+    flow_index = torch.arange(steps + 1)[None, :]
+    last_step = index == (lengths - 1)[:, None]
+
+    def padded(fill: torch.Tensor) -> Trajectories:
+        flows = inflow = outflow = None
+        if loss.needs_flows:
+            flows = torch.where(flow_index == lengths[:, None], log_reward[:, None], raw_flows)
+            flows = torch.where(flow_index > lengths[:, None], fill[0], flows)
+        if loss.needs_edge_flows:
+            outflow = torch.where(last_step, log_reward[:, None], raw_outflow)
+            inflow = torch.where(step_mask, raw_inflow, fill[1, :, :steps])
+            outflow = torch.where(step_mask, outflow, fill[2, :, :steps])
+        return Trajectories(
+            log_pf=log_pf * step_mask,
+            log_pb=log_pb * step_mask,
+            log_reward=log_reward,
+            step_mask=step_mask,
+            log_flows=flows,
+            log_inflow=inflow,
+            log_outflow=outflow,
+        )
+
+    value = loss(padded(torch.zeros(3, batch_size, steps + 1)))
     if value.shape != () or not bool(torch.isfinite(value)) or float(value.detach()) < 0:
         raise AssertionError(f"loss {loss.name!r} must return a finite, non-negative scalar")
+    if not value.requires_grad:
+        raise AssertionError(f"loss {loss.name!r} must be differentiable (it has no gradient)")
     value.backward()
-    if log_pf.grad is None or not bool(torch.isfinite(log_pf.grad).all()):
-        raise AssertionError(f"loss {loss.name!r} must be differentiable in log P_F")
-    return value.detach()
+    inputs = {"log P_F": log_pf} if not loss.needs_edge_flows else {}
+    if loss.needs_flows:
+        inputs["the state flows"] = raw_flows
+    if loss.needs_edge_flows:
+        inputs.update({"the inflows": raw_inflow, "the outflows": raw_outflow})
+    for what, leaf in inputs.items():
+        if leaf.grad is None or not bool(torch.isfinite(leaf.grad).all()):
+            raise AssertionError(f"loss {loss.name!r} must be differentiable in {what}")
+    with torch.no_grad():
+        noise = 10 * torch.randn(3, batch_size, steps + 1, generator=generator)
+        again = loss(padded(noise))
+    value = value.detach()
+    if not torch.allclose(again, value, rtol=1e-5, atol=1e-6):
+        raise AssertionError(
+            f"loss {loss.name!r} depends on padding: flows past a trajectory's end changed it "
+            f"from {float(value)} to {float(again)}"
+        )
+    return value
 
 
 def check_oracle(oracle, structures) -> list:

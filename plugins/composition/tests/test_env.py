@@ -1,19 +1,27 @@
 """The composition environment: exact masks, validity, labels and restrictions."""
 
 import itertools
+import re
+import warnings
 
+import crystalgfn
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
-
-import crystalgfn
 from crystalgfn.errors import ConfigError, InfeasibleError, UnknownNameError
 from crystalgfn.policy import UniformPolicy
 from crystalgfn.sampling import rollout
 from crystalgfn.testing import check_env
-from crystalgfn_composition.chemistry import is_valid_composition
+from crystalgfn_composition.chemistry import (
+    electronegativities,
+    is_valid_composition,
+    metal_flags,
+    oxidation_states_of,
+    symbol_to_z,
+)
 from crystalgfn_composition.env import CompositionEnv
+from hypothesis import event, example, given, settings
+from hypothesis import strategies as st
 
 
 def compositions(env, done):
@@ -32,7 +40,8 @@ def test_contract_on_the_paper_setting(paper_env):
 
 
 def test_every_uniform_sample_passes_the_validity_rule(paper_env):
-    done = rollout(paper_env, UniformPolicy(paper_env), 2000, torch.Generator().manual_seed(3), record=False)
+    generator = torch.Generator().manual_seed(3)
+    done = rollout(paper_env, UniformPolicy(paper_env), 2000, generator, record=False)
     found = compositions(paper_env, done)
     assert all(is_valid_composition(c) for c in found)
     assert all(1 <= len(c) <= 5 and max(c.values()) <= 16 for c in found)
@@ -60,7 +69,9 @@ def test_contract_and_constraints_hold_for_user_settings(kwargs):
         assert set(kwargs.get("required_elements", [])) <= set(comp)
         if kwargs.get("oxidation_states", "icsd24") is not None:
             assert is_valid_composition(
-                comp, oxidation_states=kwargs.get("oxidation_states", "icsd24"), pauling=kwargs.get("pauling", True)
+                comp,
+                oxidation_states=kwargs.get("oxidation_states", "icsd24"),
+                pauling=kwargs.get("pauling", True),
             )
 
 
@@ -78,10 +89,12 @@ def test_label_count_matches_brute_force():
     done = rollout(env, UniformPolicy(env), 300, torch.Generator().manual_seed(0), record=False)
     counts = env.log_label_count(done).exp().round().long().tolist()
     chem = env.chem
-    for row, expected in zip(done["counts"].tolist(), counts):
+    for row, expected in zip(done["counts"].tolist(), counts, strict=True):
         chosen = [(p, n) for p, n in enumerate(row) if n]
         options = [[s for s in range(1, env.n_slots) if chem.slot_valid[p, s]] for p, _ in chosen]
-        brute = sum(env._charged_labelling_valid(chosen, slots) for slots in itertools.product(*options))
+        brute = sum(
+            env._charged_labelling_valid(chosen, slots) for slots in itertools.product(*options)
+        )
         metals = all(chem.is_metal[p] for p, _ in chosen)
         brute += int(len(chosen) == 1 or metals)
         assert brute == expected
@@ -127,16 +140,160 @@ def test_infeasible_settings_fail_when_the_environment_is_made():
         CompositionEnv(elements=["Fe", "O"], required_elements=["O"]).restrict(elements=["Fe"])
 
 
+# -- an independent model of the composition space ------------------------------------------------
+# Everything below re-derives, by enumeration, which compositions a setting allows: the count
+# constraints, then SMACT's rule straight from the oxidation-state, electronegativity and metal
+# tables (single elements and, with ``alloys``, all-metal compositions are valid; otherwise some
+# choice of one oxidation state per element is charge neutral and, with ``pauling``, every
+# cation is less electronegative than every anion). It shares no code with the environment's
+# automata and feasibility tables nor with ``is_valid_composition``.
+
+POOL = ["H", "Li", "C", "N", "O", "F", "Na", "Mg", "S", "Cl", "K", "Fe", "Cu", "Se"]
+
+
+def _charge_assignments(subset, pauling):
+    """int64 ``(S, k)``: every choice of one oxidation state per element of ``subset`` that
+    can be charge neutral under the Pauling test (the charge itself is checked with counts)."""
+    en = {s: float(electronegativities()[symbol_to_z(s)]) for s in subset}
+    rows = []
+    for states in itertools.product(*(oxidation_states_of(s) for s in subset)):
+        cations = [en[s] for s, q in zip(subset, states, strict=True) if q > 0]
+        anions = [en[s] for s, q in zip(subset, states, strict=True) if q < 0]
+        if pauling and cations and anions and not max(cations) < min(anions):
+            continue
+        rows.append(states)
+    return np.array(rows, dtype=np.int64).reshape(len(rows), len(subset))
+
+
+def valid_compositions(space):
+    """Every composition ``{symbol: count}`` (as a frozenset of items) ``space`` allows."""
+    elements, max_count = space["elements"], space["max_atoms_per_element"]
+    max_elements = space.get("max_elements") or min(5, len(elements))
+    min_atoms, max_atoms = space.get("min_atoms", 1), space.get("max_atoms") or 10**9
+    required = set(space.get("required_elements", ()))
+    metal = metal_flags()
+    found = set()
+    for k in range(space.get("min_elements", 1), max_elements + 1):
+        for subset in itertools.combinations(elements, k):
+            if not required <= set(subset):
+                continue
+            counts = np.array(list(itertools.product(range(1, max_count + 1), repeat=k)))
+            counts = counts[(counts.sum(1) >= min_atoms) & (counts.sum(1) <= max_atoms)]
+            if k == 1 or (space.get("alloys", True) and all(metal[symbol_to_z(s)] for s in subset)):
+                valid = np.ones(len(counts), dtype=bool)
+            else:
+                charges = _charge_assignments(subset, space.get("pauling", True))
+                valid = np.zeros(len(counts), dtype=bool)
+                for chunk in range(0, len(charges), 256):  # (counts, assignments) in pieces
+                    valid |= (counts @ charges[chunk : chunk + 256].T == 0).any(axis=1)
+            found.update(frozenset(zip(subset, row, strict=True)) for row in counts[valid].tolist())
+    return found
+
+
+def reachable_compositions(env):
+    """Every composition a trajectory can end in, by following every action the masks allow."""
+    frontier, found = env.source(1), set()
+    for _ in range(env.max_steps + 1):
+        if frontier["done"].numel() == 0:
+            return found
+        rows, actions = env.forward_mask(frontier).nonzero(as_tuple=True)
+        children = env.step({key: value[rows] for key, value in frontier.items()}, actions)
+        done = env.is_done(children)
+        finished = {key: value[done] for key, value in children.items()}
+        found.update(frozenset(c.items()) for c in compositions(env, finished))
+        frontier = {key: value[~done] for key, value in children.items()}
+    raise AssertionError("trajectories longer than max_steps")
+
+
+@st.composite
+def composition_spaces(draw):
+    elements = draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=4, unique=True))
+    max_elements = draw(st.integers(1, len(elements)))
+    max_count = draw(st.integers(1, 8))
+    min_atoms = draw(st.integers(1, max_count * max_elements + 1))
+    return {
+        "elements": elements,
+        "max_elements": max_elements,
+        "min_elements": draw(st.integers(1, max_elements)),
+        "max_atoms_per_element": max_count,
+        "min_atoms": min_atoms,
+        "max_atoms": draw(st.none() | st.integers(min_atoms, max_count * max_elements + 1)),
+        "required_elements": draw(st.lists(st.sampled_from(elements), max_size=2, unique=True)),
+        "pauling": draw(st.booleans()),
+        "alloys": draw(st.booleans()),
+    }
+
+
+def test_the_independent_model_knows_smact_validity():
+    """The model above agrees with SMACT itself on the paper's default rule."""
+    smact_screening = pytest.importorskip("smact.screening")
+    pymatgen_core = pytest.importorskip("pymatgen.core")
+    space = {"elements": ["Li", "Fe", "O", "S"], "max_atoms_per_element": 4}
+    allowed = valid_compositions(space)
+    for counts in itertools.product(range(5), repeat=4):
+        comp = {s: n for s, n in zip(space["elements"], counts, strict=True) if n}
+        if comp:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = smact_screening.smact_validity(pymatgen_core.Composition(comp))
+            assert (frozenset(comp.items()) in allowed) == expected, comp
+
+
+INFEASIBLE = [
+    # Only cations, alloys refused, two elements needed: nothing is charge neutral.
+    dict(elements=["Na", "K"], max_elements=2, min_elements=2, max_atoms_per_element=4, min_atoms=1,
+         max_atoms=None, required_elements=[], pauling=True, alloys=False),
+    # Fe(-4) with Cu(+1): charge neutral, but Cu is the more electronegative, so not with Pauling.
+    dict(elements=["Cu", "Fe"], max_elements=2, min_elements=2, max_atoms_per_element=8,
+         min_atoms=1, max_atoms=None, required_elements=["Fe"], pauling=True, alloys=False),
+    # MgF2 needs 3 atoms.
+    dict(elements=["Mg", "F"], max_elements=2, min_elements=2, max_atoms_per_element=4,
+         min_atoms=1, max_atoms=2, required_elements=[], pauling=True, alloys=True),
+]
+
+
 @settings(max_examples=25, deadline=None)
-@given(
-    elements=st.lists(st.sampled_from(["H", "Li", "C", "N", "O", "F", "Mg", "S", "Cl", "Fe", "Cu", "Se"]), min_size=1, max_size=4, unique=True),
-    max_count=st.integers(1, 8),
-    seed=st.integers(0, 1000),
-)
-def test_property_no_dead_ends_and_backward_undoes_forward(elements, max_count, seed):
+@given(space=composition_spaces(), seed=st.integers(0, 1000))
+@example(space=INFEASIBLE[0], seed=0)
+@example(space=INFEASIBLE[1], seed=0)
+@example(space=INFEASIBLE[2], seed=0)
+@example(space={**INFEASIBLE[1], "pauling": False}, seed=0)  # Cu4Fe: feasible
+def test_property_infeasible_exactly_when_nothing_is_valid_and_samples_are_valid(space, seed):
+    allowed = valid_compositions(space)
     try:
-        env = CompositionEnv(elements=elements, max_atoms_per_element=max_count)
-    except InfeasibleError:
+        env = CompositionEnv(**space)
+    except InfeasibleError as error:
+        event("infeasible")
+        assert not allowed, f"said infeasible, but e.g. {dict(next(iter(allowed)))} is valid"
+        assert re.search("no valid composition exists|exceed max_elements", str(error)), error
         return
+    assert allowed, "the environment was built although no composition is valid"
     done = check_env(env, batch_size=32, seed=seed)
-    assert all(is_valid_composition(c) for c in compositions(env, done))
+    for comp in compositions(env, done):
+        assert frozenset(comp.items()) in allowed, comp
+    if len(space["elements"]) <= 3 and space["max_atoms_per_element"] <= 3:
+        event("feasible, every reachable composition compared")
+        assert reachable_compositions(env) == allowed
+    else:
+        event("feasible, samples compared")
+
+
+@pytest.mark.parametrize("space", INFEASIBLE)
+def test_infeasible_examples_are_refused(space):
+    assert not valid_compositions(space)
+    with pytest.raises(InfeasibleError, match="no valid composition exists"):
+        CompositionEnv(**space)
+
+
+@pytest.mark.parametrize(
+    "space",
+    [
+        {"elements": ["Li", "Fe", "O"], "max_atoms_per_element": 3},
+        {"elements": ["Cu", "Fe", "S"], "max_atoms_per_element": 3, "alloys": False},
+        {"elements": ["H", "N", "O"], "max_atoms_per_element": 3, "pauling": False,
+         "min_elements": 2, "required_elements": ["N"]},
+    ],
+)
+def test_masks_reach_exactly_the_valid_compositions(space):
+    env = CompositionEnv(**space)
+    assert reachable_compositions(env) == valid_compositions(space)

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 import pytest
-
 from crystalgfn_band_gap import BandGap
 from crystalgfn_mlp.testing import check_shipped_proxy, one_crystal, slice_batch
 
@@ -20,13 +19,23 @@ def test_shipped_proxy_contract():
     check_shipped_proxy(BandGap, "band_gap", "crystalgfn_band_gap.plugin", SLICE)
 
 
-def test_entry_point_declared():
-    from importlib.metadata import entry_points
+def test_installed_plugin_registers_the_proxy():
+    """The entry point, loaded by crystalgfn's plugin manager, registers this very class,
+    attributed to this distribution (a wrong or missing entry point fails here)."""
+    import importlib.metadata
 
-    names = {ep.name: ep.value for ep in entry_points(group="crystalgfn")}
-    if "band_gap" not in names:
-        pytest.skip("distribution not installed (entry points unavailable)")
-    assert names["band_gap"] == "crystalgfn_band_gap.plugin"
+    import crystalgfn
+
+    try:
+        version = importlib.metadata.version("crystalgfn-band-gap")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("crystalgfn-band-gap is not installed (no entry point to load)")
+    plugins = crystalgfn.get_plugins()
+    assert not [f for f in plugins.failures if f.distribution == "crystalgfn-band-gap"]
+    entry = plugins.proxies.get("band_gap")
+    assert entry.factory is BandGap
+    assert entry.distribution == "crystalgfn-band-gap"
+    assert plugins.versions["crystalgfn-band-gap"] == version
 
 
 def test_sanity_known_compounds(proxy):

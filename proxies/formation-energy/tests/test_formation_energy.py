@@ -3,9 +3,8 @@
 from pathlib import Path
 
 import pytest
-
 from crystalgfn_formation_energy import FormationEnergy
-from crystalgfn_mlp.testing import check_shipped_proxy, one_crystal, slice_batch
+from crystalgfn_mlp.testing import check_shipped_proxy, one_crystal
 
 SLICE = Path(__file__).resolve().parents[3] / "tests" / "data" / "mp_slice.csv"
 
@@ -17,16 +16,28 @@ def proxy():
 
 def test_shipped_proxy_contract():
     pytest.importorskip("pandas")
-    check_shipped_proxy(FormationEnergy, "formation_energy_per_atom", "crystalgfn_formation_energy.plugin", SLICE)
+    check_shipped_proxy(
+        FormationEnergy, "formation_energy_per_atom", "crystalgfn_formation_energy.plugin", SLICE
+    )
 
 
-def test_entry_point_declared():
-    from importlib.metadata import entry_points
+def test_installed_plugin_registers_the_proxy():
+    """The entry point, loaded by crystalgfn's plugin manager, registers this very class,
+    attributed to this distribution (a wrong or missing entry point fails here)."""
+    import importlib.metadata
 
-    names = {ep.name: ep.value for ep in entry_points(group="crystalgfn")}
-    if "formation_energy" not in names:
-        pytest.skip("distribution not installed (entry points unavailable)")
-    assert names["formation_energy"] == "crystalgfn_formation_energy.plugin"
+    import crystalgfn
+
+    try:
+        version = importlib.metadata.version("crystalgfn-formation-energy")
+    except importlib.metadata.PackageNotFoundError:
+        pytest.skip("crystalgfn-formation-energy is not installed (no entry point to load)")
+    plugins = crystalgfn.get_plugins()
+    assert not [f for f in plugins.failures if f.distribution == "crystalgfn-formation-energy"]
+    entry = plugins.proxies.get("formation_energy")
+    assert entry.factory is FormationEnergy
+    assert entry.distribution == "crystalgfn-formation-energy"
+    assert plugins.versions["crystalgfn-formation-energy"] == version
 
 
 def test_sanity_known_compounds(proxy):

@@ -7,6 +7,7 @@
 
 All arithmetic is float64; the result is returned as float64 ``(batch,)``. A lattice with no
 volume (degenerate angles) gives ``inf`` (or ``nan`` for an empty cell in a degenerate lattice).
+Tensors of the wrong shape raise ``ValueError`` naming the shape received and the one expected.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
-
 from crystalgfn.elements import atomic_masses
 from crystalgfn.proxy import Proxy
 
@@ -24,6 +24,11 @@ AVOGADRO_E_MINUS_24 = 0.602214076
 
 def cell_volume(lattice: torch.Tensor) -> torch.Tensor:
     """Cell volume in Å³ (float64) of ``(batch, 6)`` a, b, c (Å), α, β, γ (°)."""
+    if lattice.shape[-1:] != (6,):
+        raise ValueError(
+            f"lattice must have shape (batch, 6) holding a, b, c, alpha, beta, gamma; "
+            f"got shape {tuple(lattice.shape)}"
+        )
     lat = lattice.to(torch.float64)
     cos = torch.cos(torch.deg2rad(lat[..., 3:6]))
     ca, cb, cg = cos.unbind(-1)
@@ -33,6 +38,12 @@ def cell_volume(lattice: torch.Tensor) -> torch.Tensor:
 
 def density(composition: torch.Tensor, lattice: torch.Tensor) -> torch.Tensor:
     """Density in g/cm³ (float64) of cells with ``(batch, 119)`` atom counts indexed by Z."""
+    width = atomic_masses().shape[0]
+    if composition.ndim != 2 or composition.shape[1] != width:
+        raise ValueError(
+            f"composition must have shape (batch, {width}) of atom counts indexed by Z; "
+            f"got shape {tuple(composition.shape)}"
+        )
     counts = composition.to(torch.float64)
     masses = atomic_masses(dtype=torch.float64, device=counts.device)
     mass = counts @ masses

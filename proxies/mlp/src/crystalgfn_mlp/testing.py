@@ -13,12 +13,15 @@ import importlib
 from pathlib import Path
 
 import torch
-
 from crystalgfn.elements import atomic_number, symbols
+from crystalgfn.registry import Registry
+
 from crystalgfn_mlp.proxy import MLPProxy, UnsupportedElementError
 
 
-def one_crystal(space_group: int, counts: dict[str, int], lattice: list[float]) -> dict[str, torch.Tensor]:
+def one_crystal(
+    space_group: int, counts: dict[str, int], lattice: list[float]
+) -> dict[str, torch.Tensor]:
     """A batch of one crystal: space group, conventional-cell counts, a b c α β γ."""
     composition = torch.zeros(1, 119)
     for symbol, n in counts.items():
@@ -40,7 +43,9 @@ def slice_batch(path: Path):
     return frame, {k: torch.from_numpy(v.copy()) for k, v in table_to_arrays(frame).items()}
 
 
-def check_shipped_proxy(proxy_class: type[MLPProxy], target_column: str, plugin_module: str, slice_csv: Path) -> None:
+def check_shipped_proxy(
+    proxy_class: type[MLPProxy], target_column: str, plugin_module: str, slice_csv: Path
+) -> None:
     proxy = proxy_class()
     meta = proxy.metadata
     assert proxy_class.requires == ("spacegroup", "composition", "lattice")
@@ -56,7 +61,9 @@ def check_shipped_proxy(proxy_class: type[MLPProxy], target_column: str, plugin_
     assert out.shape == (len(batch["spacegroup"]),) and out.dtype == torch.float32
     assert torch.isfinite(out).all()
     # int64 counts and a float64 lattice are accepted, and chunking does not change results.
-    batch64 = {**batch, "composition": batch["composition"].long(), "lattice": batch["lattice"].double()}
+    batch64 = {
+        **batch, "composition": batch["composition"].long(), "lattice": batch["lattice"].double()
+    }
     torch.testing.assert_close(proxy_class(chunk_size=7)(batch64), out, rtol=1e-4, atol=1e-4)
 
     test_rows = torch.tensor((frame["split"] == "test").to_numpy())
@@ -76,12 +83,18 @@ def check_shipped_proxy(proxy_class: type[MLPProxy], target_column: str, plugin_
         message = str(error)
         assert symbols()[missing] in message and "accepts only" in message and "Na" in message
     else:
-        raise AssertionError(f"{proxy_class.name} accepted the unknown element {symbols()[missing]}")
+        raise AssertionError(
+            f"{proxy_class.name} accepted the unknown element {symbols()[missing]}"
+        )
 
     empty = {"spacegroup": torch.zeros(0, dtype=torch.int64), "composition": torch.zeros(0, 119),
              "lattice": torch.zeros(0, 6)}
     assert proxy(empty).shape == (0,)
 
-    registered = []
-    importlib.import_module(plugin_module).register_proxies(register=registered.append)
-    assert registered == [proxy_class]
+    # The plugin may register the class itself or a lazy "module:Class" reference.
+    registered = Registry("proxy")
+    importlib.import_module(plugin_module).register_proxies(
+        register=lambda factory, name=None: registered.add(factory, name, distribution="test")
+    )
+    assert registered.names() == [proxy_class.name], registered.names()
+    assert registered.get(proxy_class.name).factory is proxy_class
