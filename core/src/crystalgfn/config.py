@@ -29,9 +29,13 @@ all other top-level keys are training settings (see :class:`crystalgfn.trainer.T
 from __future__ import annotations
 
 import difflib
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser, as the tomli package
+    import tomli as tomllib
 
 import attrs
 

@@ -1,6 +1,7 @@
 """Crystal-GFN composition plugin: element data and SMACT-style validity screening.
 
-Runtime dependencies: numpy and the standard library.
+The names exported here (element data, validity rules) need only numpy and the standard
+library; the environment (:mod:`crystalgfn_composition.env`) also needs torch.
 """
 
 from . import chemistry

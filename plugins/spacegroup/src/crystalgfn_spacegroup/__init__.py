@@ -1,6 +1,8 @@
 """Crystal-GFN space-group plugin: space-group tables and Wyckoff-count compatibility.
 
-Runtime dependencies: numpy and the standard library.
+The names exported here (tables, Wyckoff compatibility) need only numpy and the standard
+library; the environment and constraints (:mod:`~crystalgfn_spacegroup.env`,
+:mod:`~crystalgfn_spacegroup.constraints`) also need torch.
 """
 
 from .tables import (
