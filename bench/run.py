@@ -24,6 +24,7 @@ warm-up. ``--quick`` runs a reduced smoke version in well under a minute.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -34,9 +35,8 @@ import threading
 import time
 from pathlib import Path
 
-import torch
-
 import crystalgfn
+import torch
 from crystalgfn.policy import MLPPolicy, UniformPolicy
 from crystalgfn.sampling import rollout
 
@@ -95,7 +95,9 @@ def machine_info() -> dict:
     return {
         "cpu_model": model,
         "logical_cores": os.cpu_count(),
-        "affinity_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "affinity_cores": (
+            len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+        ),
         "torch_version": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
@@ -122,14 +124,16 @@ def bench_sampling(env, policy, batches, repeats, label) -> list[dict]:
     rows = []
     generator = torch.Generator().manual_seed(0)
     for batch in batches:
-        times, mem = timed(lambda: rollout(env, policy, batch, generator, record=False), repeats)
+        times, mem = timed(
+            lambda batch=batch: rollout(env, policy, batch, generator, record=False), repeats
+        )
         median = statistics.median(times)
         rows.append({
             "what": label, "batch": batch, "median_s": median, "times_s": times,
             "per_s": batch / median, "peak_rss_delta_mib": mem,
         })
-        print(f"  {label:14s} batch {batch:6d}: {median:8.3f} s  {batch / median:10.0f} crystals/s  "
-              f"peak +{mem:7.1f} MiB", flush=True)
+        print(f"  {label:14s} batch {batch:6d}: {median:8.3f} s  "
+              f"{batch / median:10.0f} crystals/s  peak +{mem:7.1f} MiB", flush=True)
     return rows
 
 
@@ -155,21 +159,21 @@ def bench_training(env, batches, repeats, proxy_name) -> list[dict]:
         stamps = []
         peak = PeakRSS()
 
-        def on_step(metrics):
+        def on_step(metrics, stamps=stamps, peak=peak):
             stamps.append(time.perf_counter())
             if len(stamps) == 1:  # warm-up done: start measuring memory
                 peak.__enter__()
 
         trainer.train(on_step=on_step)
         peak.__exit__()
-        times = [b - a for a, b in zip(stamps, stamps[1:])]
+        times = [b - a for a, b in itertools.pairwise(stamps)]
         median = statistics.median(times)
         rows.append({
             "what": "training", "batch": batch, "proxy": proxy_name, "median_s": median,
             "times_s": times, "per_s": batch / median, "peak_rss_delta_mib": peak.delta_mib,
         })
-        print(f"  training       batch {batch:6d}: {median:8.3f} s/it {batch / median:10.0f} traj/s      "
-              f"peak +{peak.delta_mib:7.1f} MiB", flush=True)
+        print(f"  training       batch {batch:6d}: {median:8.3f} s/it "
+              f"{batch / median:10.0f} traj/s      peak +{peak.delta_mib:7.1f} MiB", flush=True)
     return rows
 
 
@@ -191,14 +195,14 @@ def bench_proxies(env, n_crystals, repeats) -> list[dict]:
             print(f"  proxy {name}: skipped ({error})")
             continue
         with torch.no_grad():
-            times, mem = timed(lambda: proxy(values), repeats)
+            times, mem = timed(lambda proxy=proxy: proxy(values), repeats)
         median = statistics.median(times)
         rows.append({
-            "what": "proxy", "proxy": name, "batch": n_crystals, "median_s": median, "times_s": times,
-            "per_s": n_crystals / median, "peak_rss_delta_mib": mem,
+            "what": "proxy", "proxy": name, "batch": n_crystals, "median_s": median,
+            "times_s": times, "per_s": n_crystals / median, "peak_rss_delta_mib": mem,
         })
-        print(f"  proxy {name:18s} {n_crystals} crystals: {median:8.3f} s  {n_crystals / median:10.0f} crystals/s  "
-              f"peak +{mem:7.1f} MiB", flush=True)
+        print(f"  proxy {name:18s} {n_crystals} crystals: {median:8.3f} s  "
+              f"{n_crystals / median:10.0f} crystals/s  peak +{mem:7.1f} MiB", flush=True)
     return rows
 
 
@@ -215,18 +219,23 @@ def _sections(text: str) -> set[str]:
     chosen = {part.strip() for part in text.split(",")}
     unknown = sorted(chosen - set(SECTIONS))
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
+        raise argparse.ArgumentTypeError(
+            f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}"
+        )
     return chosen
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run (< 1 min)")
-    parser.add_argument("--threads", type=_at_least_one, default=None, help="torch.set_num_threads (default: torch's)")
-    parser.add_argument("--repeats", type=_at_least_one, default=None, help="timed repeats (default 3, quick 1)")
+    parser.add_argument("--threads", type=_at_least_one, default=None,
+                        help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--repeats", type=_at_least_one, default=None,
+                        help="timed repeats (default 3, quick 1)")
     parser.add_argument("--out", default="bench/results.json", help="JSON output path")
     parser.add_argument("--only", type=_sections, default=set(SECTIONS),
-                        help=f"comma-separated sections to run, of {','.join(SECTIONS)} (default: all)")
+                        help=f"comma-separated sections to run, of {','.join(SECTIONS)} "
+                             "(default: all)")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -245,16 +254,18 @@ def main(argv=None) -> int:
     results: list[dict] = []
     if "uniform" in sections:
         print("uniform-policy rollouts")
-        results += bench_sampling(env, UniformPolicy(env), (100, 1000) if args.quick else (100, 1000, 10_000),
-                                  repeats, "uniform")
+        batches = (100, 1000) if args.quick else (100, 1000, 10_000)
+        results += bench_sampling(env, UniformPolicy(env), batches, repeats, "uniform")
     if "mlp" in sections:
         print("MLP-policy sampling")
         torch.manual_seed(0)
         policy = MLPPolicy(env)
-        results += bench_sampling(env, policy, (1000,) if args.quick else (1000, 10_000), repeats, "mlp_sampling")
+        batches = (1000,) if args.quick else (1000, 10_000)
+        results += bench_sampling(env, policy, batches, repeats, "mlp_sampling")
     if "training" in sections:
         print("training (tb, density proxy, power reward)")
-        results += bench_training(env, (16, 64) if args.quick else (16, 64, 256, 1024), repeats, "density")
+        batches = (16, 64) if args.quick else (16, 64, 256, 1024)
+        results += bench_training(env, batches, repeats, "density")
     if "proxy" in sections:
         print("proxy inference")
         results += bench_proxies(env, 10_000 if args.quick else 100_000, repeats)

@@ -41,7 +41,10 @@ def main() -> None:
         writer = csv.DictWriter(temporary, fieldnames=header)
         writer.writeheader()
         writer.writerows(rows)
-    columns = {"material_id": [row["material_id"] for row in rows], **reference_from_table(temporary.name)}
+    columns = {
+        "material_id": [row["material_id"] for row in rows],
+        **reference_from_table(temporary.name),
+    }
     Path(temporary.name).unlink()
     write_csv(OUT, columns)
     print(f"wrote {len(rows)} validation crystals to {OUT}")

@@ -27,8 +27,10 @@ def row(name: str) -> str | None:
     summary = m["summary"]
     return (
         f"| {name} | {seconds} s | {m['validity']['all']:.3f} | {d['unique_share']:.3f} | "
-        f"{d['space_groups']} | {d['elements']} | {top.get('space_groups', '-')} | {top.get('elements', '-')} | "
-        f"{comparison.get('sample_median', float('nan')):.3f} | {comparison.get('reference_median', float('nan')):.3f} | "
+        f"{d['space_groups']} | {d['elements']} | {top.get('space_groups', '-')} | "
+        f"{top.get('elements', '-')} | "
+        f"{comparison.get('sample_median', float('nan')):.3f} | "
+        f"{comparison.get('reference_median', float('nan')):.3f} | "
         f"{comparison.get('reference_p5', float('nan')):.3f} | "
         f"{_mean_length(summary):.2f} | {summary['n_atoms']['mean']:.1f} |"
     )
@@ -37,7 +39,8 @@ def row(name: str) -> str | None:
 def main() -> None:
     print(
         "| experiment | training | valid | unique | space groups | elements | top-100 groups | "
-        "top-100 elements | median property | reference median | reference p5 | mean a (Å) | mean atoms |"
+        "top-100 elements | median property | reference median | reference p5 | mean a (Å) | "
+        "mean atoms |"
     )
     print("|" + "---|" * 13)
     for path in sorted(RUNS.glob("*/report/metrics.json")):

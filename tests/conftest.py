@@ -4,11 +4,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 import crystalgfn
+import pytest
 from crystalgfn.plugins import reset_plugins
-
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,9 @@
 
 import csv
 
+import crystalgfn
 import pytest
 import torch
-
-import crystalgfn
 from crystalgfn.cli import main
 from crystalgfn.policy import UniformPolicy
 from crystalgfn.sampling import rollout
@@ -30,7 +29,12 @@ def test_every_space_group_finishes_with_valid_crystals(crystal_env):
     allowed[torch.arange(len(wanted)), wanted] = True
     source["spacegroup.allowed"] = allowed
     done = rollout(
-        crystal_env, UniformPolicy(crystal_env), len(wanted), torch.Generator().manual_seed(0), source=source, record=False
+        crystal_env,
+        UniformPolicy(crystal_env),
+        len(wanted),
+        torch.Generator().manual_seed(0),
+        source=source,
+        record=False,
     )
     values = crystal_env.values(done)
     assert torch.equal(values["spacegroup"], wanted)
@@ -39,14 +43,19 @@ def test_every_space_group_finishes_with_valid_crystals(crystal_env):
 
 @pytest.mark.slow
 def test_ten_thousand_uniform_samples_are_all_valid(crystal_env):
-    done = rollout(crystal_env, UniformPolicy(crystal_env), 10_000, torch.Generator().manual_seed(1), record=False)
+    done = rollout(
+        crystal_env, UniformPolicy(crystal_env), 10_000, torch.Generator().manual_seed(1),
+        record=False,
+    )
     values = crystal_env.values(done)
     assert check_crystals(values) == {"smact": 0, "wyckoff": 0, "lattice": 0}
     assert len(set(values["spacegroup"].tolist())) > 200
 
 
 def test_reverse_order_is_valid_too():
-    env = crystalgfn.make_env("composition+spacegroup+lattice", composition={"elements": ["Li", "Mn", "O"]})
+    env = crystalgfn.make_env(
+        "composition+spacegroup+lattice", composition={"elements": ["Li", "Mn", "O"]}
+    )
     done = check_env(env, batch_size=300)
     assert check_crystals(env.values(done)) == {"smact": 0, "wyckoff": 0, "lattice": 0}
 
@@ -72,16 +81,21 @@ def test_cli_uniform_sampling_respects_restrictions(tmp_path):
     out = tmp_path / "samples.csv"
     assert main([
         "sample", "--policy", "uniform", "-n", "300", "--out", str(out), "--elements", "Fe,O",
-        "--max-atoms-per-element", "10", "--space-groups", "195-230", "--lengths", "10:20", "--angles", "75:135",
+        "--max-atoms-per-element", "10", "--space-groups", "195-230", "--lengths", "10:20",
+        "--angles", "75:135",
     ]) == 0
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 300
-    required = "space_group crystal_system lattice_system point_symmetry formula n_atoms n_elements a b c alpha beta gamma volume density"
+    required = (
+        "space_group crystal_system lattice_system point_symmetry formula n_atoms n_elements "
+        "a b c alpha beta gamma volume density"
+    )
     assert set(required.split()) <= set(rows[0])
     for row in rows:
         assert 195 <= int(row["space_group"]) <= 230 and row["crystal_system"] == "cubic"
         assert all(10 <= float(row[x]) <= 20 for x in "abc")
-        assert set("".join(c for c in row["formula"] if c.isalpha()).replace("Fe", "").replace("O", "")) == set()
+        letters = "".join(c for c in row["formula"] if c.isalpha())
+        assert set(letters.replace("Fe", "").replace("O", "")) == set()
 
 
 def test_cli_rejects_a_bad_restriction(capsys):

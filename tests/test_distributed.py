@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from crystalgfn.checkpoint import load_checkpoint
 
 #: The run bench/scaling.py times (crystal stack, Li-Fe-O-S, density reward, 40 steps).
@@ -17,8 +16,8 @@ CONFIG = Path(__file__).resolve().parents[1] / "bench" / "distributed.toml"
 
 
 def torchrun(processes: int, *args: str) -> None:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={processes}",
-               "-m", "crystalgfn", "train", *args]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={processes}", "-m", "crystalgfn", "train", *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
 
@@ -30,7 +29,8 @@ def test_two_processes_train_one_model(tmp_path):
     # if they differ; reaching the end means the ranks stayed identical.
     payload = load_checkpoint(tmp_path / "two" / "checkpoint.pt")
     assert payload["step"] == 40 and len(payload["generators"]) == 2
-    steps = [json.loads(line)["step"] for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
+    lines = (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
     assert steps == list(range(1, 41)), "only rank 0 writes metrics, once per step"
 
 

@@ -3,18 +3,12 @@ exactly as a user's plugin would be."""
 
 from __future__ import annotations
 
-import importlib
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
+import crystalgfn
 import pytest
 import torch
-
-import crystalgfn
-from crystalgfn.plugins import get_plugins, reset_plugins
+from crystalgfn.plugins import get_plugins
 from crystalgfn.testing import check_proxy
+
 
 def test_example_is_discovered_and_works(installed_example):
     entry = get_plugins().proxies.get("volume_per_atom")

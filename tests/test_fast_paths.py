@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import crystalgfn
 import pytest
 import torch
-
-import crystalgfn
 from crystalgfn.policy import MLPPolicy, UniformPolicy
 from crystalgfn.sampling import NEG_INF, log_probs, masked_log_softmax, rollout
 from crystalgfn.states import concat
@@ -22,7 +21,9 @@ def _reference_log_probs(env, policy, transitions):
     log_pf = masked_log_softmax(out.logits, env.forward_mask(transitions.parents))
     log_pf = log_pf.gather(1, transitions.actions[:, None]).squeeze(1)
     if env.n_params:
-        log_pf = log_pf + env.param_log_prob(transitions.parents, transitions.actions, transitions.params, out.params)
+        log_pf = log_pf + env.param_log_prob(
+            transitions.parents, transitions.actions, transitions.params, out.params
+        )
     log_pb = -env.backward_mask(transitions.children).sum(dim=1).float().log()
     return log_pf, log_pb
 
@@ -89,7 +90,7 @@ def test_tracked_rollout_records_the_full_width_log_probs(crystal):
     assert torch.allclose(tr.log_pf, ref_pf, atol=1e-5, rtol=1e-5)
     tracked = torch.autograd.grad(tr.log_pf.sum(), list(policy.parameters()))
     reference = torch.autograd.grad(ref_pf.sum(), list(policy.parameters()))
-    for a, b in zip(tracked, reference):
+    for a, b in zip(tracked, reference, strict=True):
         assert torch.allclose(a, b, atol=1e-4, rtol=1e-4)
     # The same seed samples the same trajectories whether or not log-probabilities are tracked.
     plain = rollout(crystal, policy, 100, torch.Generator().manual_seed(4))
@@ -108,12 +109,17 @@ def test_inverse_cdf_draws_follow_the_policy():
     for temperature, epsilon in ((1.0, 0.0), (2.0, 0.0), (1.0, 0.3)):
         chosen = _choose(logits, mask, temperature, epsilon, draws)
         frequencies = torch.bincount(chosen, minlength=4).double() / n
-        expected = torch.softmax((logits[0] / temperature).masked_fill(~mask[0], NEG_INF), 0).double()
+        scaled = (logits[0] / temperature).masked_fill(~mask[0], NEG_INF)
+        expected = torch.softmax(scaled, 0).double()
         expected = (1 - epsilon) * expected + epsilon * mask[0].double() / 3
         assert frequencies[2] == 0
-        assert torch.allclose(frequencies, expected, atol=4e-3), (temperature, epsilon, frequencies, expected)
+        assert torch.allclose(frequencies, expected, atol=4e-3), (
+            temperature, epsilon, frequencies, expected
+        )
     # A draw at the very top of the CDF never lands on a forbidden last column.
-    edge = _choose(torch.zeros(1, 3), torch.tensor([[True, True, False]]), 1.0, 0.0, torch.tensor([[1.0]]))
+    edge = _choose(
+        torch.zeros(1, 3), torch.tensor([[True, True, False]]), 1.0, 0.0, torch.tensor([[1.0]])
+    )
     assert int(edge) in (0, 1)
 
 
@@ -127,7 +133,10 @@ def test_block_sampling_follows_the_full_mask(crystal):
     expected = -mask.sum(dim=1).float().log()
     if crystal.n_params:
         expected = expected + crystal.param_log_prob(
-            tr.parents, tr.actions, tr.params, torch.zeros(tr.actions.shape[0], crystal.n_param_outputs)
+            tr.parents,
+            tr.actions,
+            tr.params,
+            torch.zeros(tr.actions.shape[0], crystal.n_param_outputs),
         )
     assert torch.allclose(log_pf, expected, atol=1e-6)
     assert not bool((log_pf == NEG_INF).any())
@@ -137,7 +146,9 @@ def test_log_label_count_matches_brute_force(crystal):
     import itertools
 
     part = crystal.parts[1]
-    done = rollout(crystal, UniformPolicy(crystal), 300, torch.Generator().manual_seed(3), record=False)
+    done = rollout(
+        crystal, UniformPolicy(crystal), 300, torch.Generator().manual_seed(3), record=False
+    )
     state = crystal.part_state(done, 1)
     fast = part.log_label_count(state)
     chem = part.chem
@@ -145,7 +156,9 @@ def test_log_label_count_matches_brute_force(crystal):
         counts = state["counts"][row].tolist()
         chosen = [(p, n) for p, n in enumerate(counts) if n > 0]
         options = [[s for s in range(1, part.n_slots) if chem.slot_valid[p, s]] for p, _ in chosen]
-        charged = sum(part._charged_labelling_valid(chosen, slots) for slots in itertools.product(*options))
+        charged = sum(
+            part._charged_labelling_valid(chosen, slots) for slots in itertools.product(*options)
+        )
         metals = all(chem.is_metal[p] for p, _ in chosen)
         neutral = len(chosen) == 1 or (metals and chem.alloys)
         expected = torch.log(torch.tensor(float(max(charged + neutral, 1)), dtype=torch.float64))
@@ -161,7 +174,8 @@ def test_exploration_settings_sample_valid_crystals(crystal_env):
     policy = MLPPolicy(crystal_env, hidden=32, layers=1)
     for epsilon, temperature in ((0.02, 1.0), (0.5, 2.0), (1.0, 0.5)):
         transitions = rollout(
-            crystal_env, policy, 64, torch.Generator().manual_seed(0), temperature=temperature, epsilon=epsilon
+            crystal_env, policy, 64, torch.Generator().manual_seed(0),
+            temperature=temperature, epsilon=epsilon,
         )
         assert bool(crystal_env.is_done(transitions.done).all())
         checks = crystal_env.validity(crystal_env.values(transitions.done))

@@ -7,10 +7,9 @@ too, as the issue requires, and the learned log Z with the true one.
 
 import math
 
+import crystalgfn
 import pytest
 import torch
-
-import crystalgfn
 from crystalgfn.errors import ConfigError
 from crystalgfn.evaluation import exact_check
 from crystalgfn.trainer import Trainer, TrainSettings, sample_policy
@@ -43,7 +42,9 @@ def test_sampler_matches_reward(case, loss):
 def test_other_losses_on_space_groups(loss):
     env, log_reward, steps, lr = CASES["spacegroup, 40 groups"]
     result = exact_check(env, log_reward, loss, settings(steps, lr))
-    assert result["tv_exact"] <= 0.03 and abs(result["log_z"] - result["true_log_z"]) <= 0.05, result
+    assert (
+        result["tv_exact"] <= 0.03 and abs(result["log_z"] - result["true_log_z"]) <= 0.05
+    ), result
 
 
 @pytest.mark.slow
@@ -52,7 +53,9 @@ def test_restricted_sampling_masking_is_biased_and_training_with_the_restriction
     Li-Fe (measured: TV ≈ 0.5); training with the restriction does."""
     env, log_reward, steps, lr = CASES["composition Li-Fe-O, <= 4 atoms"]
     restricted = env.restrict(elements=["Li", "Fe"])
-    masked = exact_check(env, log_reward, "tb", settings(steps, lr), sample_env=restricted, n_samples=1000)
+    masked = exact_check(
+        env, log_reward, "tb", settings(steps, lr), sample_env=restricted, n_samples=1000
+    )
     retrained = exact_check(restricted, log_reward, "tb", settings(steps, lr), n_samples=1000)
     assert masked["tv_exact"] > 0.2
     assert retrained["tv_exact"] <= 0.03
@@ -91,12 +94,18 @@ def test_continuous_lattice_target_is_matched():
     a = env.values(done)["lattice"][:, 0].double().sort().values
     n = a.shape[0]
     empirical = torch.arange(1, n + 1, dtype=torch.float64) / n
-    statistic = max(float((empirical - cdf(a)).abs().max()), float((cdf(a) - empirical + 1 / n).abs().max()))
+    statistic = max(
+        float((empirical - cdf(a)).abs().max()), float((cdf(a) - empirical + 1 / n).abs().max())
+    )
     assert statistic < 1.63 / math.sqrt(n), statistic  # KS critical value at 1%
-    # Densities are against the uniform probability measure on [low, high]: Z = ∫ R da / (high - low).
+    # Densities are against the uniform probability measure on [low, high]:
+    # Z = ∫ R da / (high - low).
     true_log_z = math.log(
         sigma * math.sqrt(math.pi / 2)
-        * (math.erf((high - mu) / (sigma * math.sqrt(2))) - math.erf((low - mu) / (sigma * math.sqrt(2))))
+        * (
+            math.erf((high - mu) / (sigma * math.sqrt(2)))
+            - math.erf((low - mu) / (sigma * math.sqrt(2)))
+        )
         / (high - low)
     )
     assert abs(trainer.learned_log_z() - true_log_z) <= 0.05

@@ -1,16 +1,16 @@
 """Training runs on disk: config validation, train -> sample, resume, corrupt checkpoints."""
 
 import csv
-from pathlib import Path
+import itertools
 import json
+from pathlib import Path
 
 import pytest
 import torch
-
 from crystalgfn.checkpoint import load_checkpoint
 from crystalgfn.cli import main
 from crystalgfn.config import RunConfig
-from crystalgfn.errors import CheckpointError, ConfigError
+from crystalgfn.errors import ConfigError
 from crystalgfn.run import build_trainer, train
 
 CONFIG = """
@@ -33,16 +33,21 @@ kind = "{kind}"
 
 def write_config(tmp_path, proxy="density", kind="identity", steps=8, lr_schedule="constant"):
     path = tmp_path / "run.toml"
-    path.write_text(f'lr_schedule = "{lr_schedule}"\n' + CONFIG.format(proxy=proxy, kind=kind, steps=steps))
+    path.write_text(
+        f'lr_schedule = "{lr_schedule}"\n' + CONFIG.format(proxy=proxy, kind=kind, steps=steps)
+    )
     return path
 
 
 def test_train_then_sample_with_the_density_proxy(tmp_path):
     config = write_config(tmp_path)
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
-    metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    metrics = [json.loads(line) for line in lines]
     assert [m["step"] for m in metrics] == list(range(1, 9))
-    assert {"loss", "log_z", "mean_log_reward", "max_log_reward", "trajectories_per_s"} <= set(metrics[0])
+    assert {
+        "loss", "log_z", "mean_log_reward", "max_log_reward", "trajectories_per_s"
+    } <= set(metrics[0])
     out = tmp_path / "samples.csv"
     assert main(["sample", "--run", str(tmp_path / "run"), "-n", "50", "--out", str(out),
                  "--elements", "Fe,O", "--seed", "1", "--batch-size", "20"]) == 0
@@ -55,7 +60,9 @@ def test_train_then_sample_with_the_density_proxy(tmp_path):
 def test_train_with_a_third_party_proxy(tmp_path, installed_example):
     config = write_config(tmp_path, proxy="volume_per_atom", steps=3)
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
-    assert main(["sample", "--run", str(tmp_path / "run"), "-n", "10", "--out", str(tmp_path / "s.csv")]) == 0
+    assert main(
+        ["sample", "--run", str(tmp_path / "run"), "-n", "10", "--out", str(tmp_path / "s.csv")]
+    ) == 0
     assert "volume_per_atom" in (tmp_path / "s.csv").read_text().splitlines()[0]
 
 
@@ -91,7 +98,8 @@ def test_resume_after_a_crash_gives_the_same_parameters(tmp_path, lr_schedule):
     for name, value in straight["policy"].items():
         assert torch.equal(value, resumed["policy"][name]), name
     assert torch.equal(straight["loss"]["_log_z"], resumed["loss"]["_log_z"])
-    steps = [json.loads(line)["step"] for line in (crashed / "metrics.jsonl").read_text().splitlines()]
+    lines = (crashed / "metrics.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
     assert steps == list(range(1, 9))
 
 
@@ -106,15 +114,21 @@ def test_corrupt_checkpoint_is_reported(tmp_path, capsys):
     config = write_config(tmp_path, steps=2)
     train(config, tmp_path / "run", progress=False)
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    assert main(["sample", "--run", str(tmp_path / "run"), "-n", "5", "--out", str(tmp_path / "s.csv")]) == 2
+    assert main(
+        ["sample", "--run", str(tmp_path / "run"), "-n", "5", "--out", str(tmp_path / "s.csv")]
+    ) == 2
     assert "is corrupt or unreadable" in capsys.readouterr().err
 
 
 def test_config_errors_name_the_key_and_what_is_accepted(crystal_env):
-    with pytest.raises(ConfigError, match=r"unknown key 'batchsize' in the run config\. Did you mean 'batch_size'\?"):
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown key 'batchsize' in the run config\. Did you mean 'batch_size'\?",
+    ):
         RunConfig.from_dict({"proxy": "density", "batchsize": 3})
     with pytest.raises(ConfigError, match="unknown reward kind 'exp'"):
-        RunConfig.from_dict({"proxy": "density", "reward": {"kind": "exp"}}).build_reward(crystal_env)
+        config = RunConfig.from_dict({"proxy": "density", "reward": {"kind": "exp"}})
+        config.build_reward(crystal_env)
     with pytest.raises(KeyError, match="unknown proxy 'densty'. Did you mean 'density'"):
         RunConfig.from_dict({"proxy": "densty"}).build_reward(crystal_env)
     with pytest.raises(ConfigError, match="needs a proxy"):
@@ -140,10 +154,13 @@ def test_training_from_a_data_set_of_crystals(tmp_path):
         build_trainer(RunConfig.from_dict({"proxy": "density", "data_fraction": 0.5}), None)
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (Path(__file__).resolve().parents[1] / "configs").glob("*.toml")))
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONFIGS.glob("*.toml")))
 def test_every_shipped_config_trains(name):
     """The committed run configs (main job and experiments) build and take training steps."""
-    path = Path(__file__).resolve().parents[1] / "configs" / f"{name}.toml"
+    path = CONFIGS / f"{name}.toml"
     trainer = build_trainer(RunConfig.from_file(path), None, steps=2, batch_size=8)
     trainer.train()
     assert trainer.step == 2
@@ -153,14 +170,19 @@ def test_cosine_schedule_anneals_both_learning_rates_to_zero(tmp_path):
     config = RunConfig.from_file(write_config(tmp_path, steps=8, lr_schedule="cosine"))
     trainer = build_trainer(config, None)
     seen = []
-    trainer.train(on_step=lambda metrics: seen.append([g["lr"] for g in trainer.optimizer.param_groups]))
+    trainer.train(
+        on_step=lambda metrics: seen.append([g["lr"] for g in trainer.optimizer.param_groups])
+    )
     settings = trainer.settings
-    assert seen[0] == pytest.approx([settings.lr, settings.lr_log_z])  # the first update: full rates
+    # The first update: full rates.
+    assert seen[0] == pytest.approx([settings.lr, settings.lr_log_z])
     assert seen[4] == pytest.approx([settings.lr / 2, settings.lr_log_z / 2])  # half-way
-    assert all(a[0] > b[0] for a, b in zip(seen, seen[1:]))
+    assert all(a[0] > b[0] for a, b in itertools.pairwise(seen))
     assert seen[-1][0] < 0.05 * settings.lr
 
 
 def test_unknown_lr_schedule_is_rejected(tmp_path):
-    with pytest.raises(ConfigError, match=r"lr_schedule must be one of \['constant', 'cosine'\], got 'linear'"):
+    with pytest.raises(
+        ConfigError, match=r"lr_schedule must be one of \['constant', 'cosine'\], got 'linear'"
+    ):
         RunConfig.from_file(write_config(tmp_path, lr_schedule="linear")).settings()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import torch
-
 from crystalgfn.elements import symbols
 from crystalgfn_spacegroup.tables import space_group
 from crystalgfn_spacegroup.wyckoff import wyckoff_assignment
@@ -34,10 +33,16 @@ def lattice_consistent(system: str, lattice: list[float]) -> bool:
         "monoclinic": angle(alpha, 90) and angle(gamma, 90),
         "orthorhombic": angle(alpha, 90) and angle(beta, 90) and angle(gamma, 90),
         "tetragonal": same(a, b) and angle(alpha, 90) and angle(beta, 90) and angle(gamma, 90),
-        "trigonal-rhombohedral": same(a, b) and same(b, c) and angle(alpha, beta) and angle(beta, gamma),
-        "trigonal-hexagonal": same(a, b) and angle(alpha, 90) and angle(beta, 90) and angle(gamma, 120),
+        "trigonal-rhombohedral": (
+            same(a, b) and same(b, c) and angle(alpha, beta) and angle(beta, gamma)
+        ),
+        "trigonal-hexagonal": (
+            same(a, b) and angle(alpha, 90) and angle(beta, 90) and angle(gamma, 120)
+        ),
         "hexagonal": same(a, b) and angle(alpha, 90) and angle(beta, 90) and angle(gamma, 120),
-        "cubic": same(a, b) and same(b, c) and angle(alpha, 90) and angle(beta, 90) and angle(gamma, 90),
+        "cubic": (
+            same(a, b) and same(b, c) and angle(alpha, 90) and angle(beta, 90) and angle(gamma, 90)
+        ),
     }
     cosines = [math.cos(math.radians(x)) for x in (alpha, beta, gamma)]
     factor = 1 - sum(x * x for x in cosines) + 2 * cosines[0] * cosines[1] * cosines[2]
@@ -51,7 +56,10 @@ def check_crystals(values: dict[str, torch.Tensor]) -> dict[str, int]:
     failures = {"smact": 0, "wyckoff": 0, "lattice": 0}
     smact_cache: dict[tuple, bool] = {}
     for group, row, lattice in zip(
-        values["spacegroup"].tolist(), values["composition"].tolist(), values["lattice"].tolist()
+        values["spacegroup"].tolist(),
+        values["composition"].tolist(),
+        values["lattice"].tolist(),
+        strict=True,
     ):
         comp = formula_dict(row)
         key = tuple(sorted(comp.items()))

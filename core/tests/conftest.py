@@ -5,10 +5,9 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+import crystalgfn
 import pytest
 import torch
-
-import crystalgfn
 from crystalgfn.plugins import get_plugins, reset_plugins
 
 
@@ -121,7 +120,9 @@ def fake_distribution(tmp_path, monkeypatch):
         root = tmp_path / dist_name
         info = root / f"{dist_name.replace('-', '_')}-1.2.3.dist-info"
         info.mkdir(parents=True)
-        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.2.3\n")
+        (info / "METADATA").write_text(
+            f"Metadata-Version: 2.1\nName: {dist_name}\nVersion: 1.2.3\n"
+        )
         (info / "entry_points.txt").write_text(f"[crystalgfn]\n{module_name} = {module_name}\n")
         (root / f"{module_name}.py").write_text(textwrap.dedent(source))
         monkeypatch.syspath_prepend(str(root))

@@ -2,7 +2,6 @@ import types
 
 import numpy as np
 import pytest
-
 from crystalgfn import cache
 
 

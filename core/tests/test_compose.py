@@ -1,7 +1,6 @@
+import crystalgfn
 import pytest
 import torch
-
-import crystalgfn
 from crystalgfn.errors import ConfigError, IncompatibleProxyError
 from crystalgfn.testing import check_env
 
@@ -12,7 +11,10 @@ def test_single_env_gets_its_kwargs(plugins):
 
 
 def test_unknown_kwarg_lists_accepted(plugins):
-    with pytest.raises(ConfigError, match=r"does not accept \['size'\]; accepted keyword arguments: \['n', 'allowed'\]"):
+    with pytest.raises(
+        ConfigError,
+        match=r"does not accept \['size'\]; accepted keyword arguments: \['n', 'allowed'\]",
+    ):
         crystalgfn.make_env("pick", size=3)
 
 

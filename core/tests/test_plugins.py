@@ -1,8 +1,7 @@
 import json
 
-import pytest
-
 import crystalgfn
+import pytest
 from crystalgfn.cli import main
 from crystalgfn.errors import DuplicateNameError, UnknownNameError
 from crystalgfn.plugins import BLOCK_ENV_VAR, get_plugins
@@ -154,7 +153,9 @@ def test_registered_by_reference_is_imported_only_when_built(fake_distribution):
             register("lazy_plugin_proxy:Mass", name="mass")
         """,
     )
-    root = fake_distribution("crystalgfn-lazy-impl", "lazy_plugin_proxy", GOOD_PROXY.format(name="mass"))
+    root = fake_distribution(
+        "crystalgfn-lazy-impl", "lazy_plugin_proxy", GOOD_PROXY.format(name="mass")
+    )
     # The implementation module is not a plugin itself: drop its entry point.
     next(root.glob("*.dist-info")).joinpath("entry_points.txt").write_text("")
     import sys

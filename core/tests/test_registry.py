@@ -1,6 +1,5 @@
-import pytest
-
 import crystalgfn
+import pytest
 from crystalgfn.errors import DuplicateNameError, PluginLoadError, UnknownNameError
 from crystalgfn.registry import Registry
 
@@ -16,7 +15,9 @@ def test_unknown_name_suggests_and_lists_installed():
 
 
 def test_unknown_env_name_in_a_spec(plugins):
-    with pytest.raises(UnknownNameError, match=r"unknown environment 'pik'\. Did you mean 'pick'\?"):
+    with pytest.raises(
+        UnknownNameError, match=r"unknown environment 'pik'\. Did you mean 'pick'\?"
+    ):
         crystalgfn.make_env("pik+other")
 
 
@@ -54,12 +55,12 @@ def test_reference_needs_a_name_and_a_colon():
         Registry("proxy").add("collections:OrderedDict", distribution="x")
     entry = Registry("proxy").add("collections.OrderedDict", "bad", distribution="crystalgfn-x")
     with pytest.raises(PluginLoadError, match="'package.module:Attribute'"):
-        entry.factory
+        _ = entry.factory
 
 
 def test_broken_reference_names_its_distribution():
     entry = Registry("proxy").add("no_such_module_xyz:Thing", "thing", distribution="crystalgfn-x")
     with pytest.raises(PluginLoadError) as info:
-        entry.factory
+        _ = entry.factory
     message = str(info.value)
     assert "'crystalgfn-x'" in message and "ModuleNotFoundError" in message

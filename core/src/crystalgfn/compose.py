@@ -32,7 +32,9 @@ class Stack(Environment):
 
     name = "stack"
 
-    def __init__(self, parts: Sequence[Environment], constraints: Sequence[tuple[int, int, Constraint]] = ()):
+    def __init__(
+        self, parts: Sequence[Environment], constraints: Sequence[tuple[int, int, Constraint]] = ()
+    ):
         names = [part.name for part in parts]
         if len(set(names)) != len(names):
             raise ConfigError(f"a stack cannot hold the same environment twice: {names}")
@@ -75,7 +77,9 @@ class Stack(Environment):
     def _part_rows(self, state: State, index: int, rows: torch.Tensor) -> State:
         return select(self.part_state(state, index), rows)
 
-    def _assign_part_rows(self, state: State, index: int, rows: torch.Tensor, part_rows: State) -> State:
+    def _assign_part_rows(
+        self, state: State, index: int, rows: torch.Tensor, part_rows: State
+    ) -> State:
         return self._with_part(state, index, assign(self.part_state(state, index), rows, part_rows))
 
     # -- states -------------------------------------------------------------------------------
@@ -119,7 +123,9 @@ class Stack(Environment):
                 out.append((index, rows))
         return out
 
-    def mask_blocks(self, state: State, forward: bool = True) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    def mask_blocks(
+        self, state: State, forward: bool = True
+    ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
         """The non-zero blocks of :meth:`forward_mask` (or :meth:`backward_mask`), one per part
         with rows at that stage: ``(rows, columns, block)`` with int64 ``rows``, int64
         ascending ``columns`` (stack action indices) and ``block`` bool
@@ -156,7 +162,9 @@ class Stack(Environment):
         return torch.bucketize(actions, offsets, right=True)
 
     # -- transitions --------------------------------------------------------------------------
-    def step(self, state: State, actions: torch.Tensor, params: torch.Tensor | None = None) -> State:
+    def step(
+        self, state: State, actions: torch.Tensor, params: torch.Tensor | None = None
+    ) -> State:
         stage = state["stage"]
         new_stage = stage.clone()
         for index, part in enumerate(self.parts):
@@ -186,7 +194,9 @@ class Stack(Environment):
                 continue
             if values is None:
                 values = self.parts[index].values(self._part_rows(state, index, rows))
-            target_rows = constraint.apply(values, self.parts[target], self._part_rows(state, target, rows))
+            target_rows = constraint.apply(
+                values, self.parts[target], self._part_rows(state, target, rows)
+            )
             state = self._assign_part_rows(state, target, rows, target_rows)
         return state
 
@@ -216,12 +226,16 @@ class Stack(Environment):
         count = int(rows.sum()) if rows.dtype == torch.bool else rows.numel()
         device = state["stage"].device
         for later in range(index + 1, len(self.parts)):
-            state = self._assign_part_rows(state, later, rows, self.parts[later].source(count, device))
+            state = self._assign_part_rows(
+                state, later, rows, self.parts[later].source(count, device)
+            )
         row_ids = rows.nonzero().squeeze(1) if rows.dtype == torch.bool else rows
         for source, target, constraint in self.constraints:
             if source < index < target:
                 values = self.parts[source].values(self._part_rows(state, source, row_ids))
-                conditioned = constraint.apply(values, self.parts[target], self._part_rows(state, target, row_ids))
+                conditioned = constraint.apply(
+                    values, self.parts[target], self._part_rows(state, target, row_ids)
+                )
                 state = self._assign_part_rows(state, target, row_ids, conditioned)
         return state
 
@@ -259,7 +273,9 @@ class Stack(Environment):
         return columns
 
     def log_label_count(self, state: State) -> torch.Tensor:
-        total = torch.zeros(state["stage"].shape[0], dtype=torch.float64, device=state["stage"].device)
+        total = torch.zeros(
+            state["stage"].shape[0], dtype=torch.float64, device=state["stage"].device
+        )
         for index, part in enumerate(self.parts):
             total = total + part.log_label_count(self.part_state(state, index)).to(total.device)
         return total
@@ -267,9 +283,12 @@ class Stack(Environment):
     def from_values(self, values: Mapping[str, torch.Tensor]) -> State:
         size = next(iter(values.values())).shape[0]
         device = next(iter(values.values())).device
-        state: State = {"stage": torch.full((size,), len(self.parts), dtype=torch.long, device=device)}
+        state: State = {
+            "stage": torch.full((size,), len(self.parts), dtype=torch.long, device=device)
+        }
         for index, part in enumerate(self.parts):
-            state = self._with_part(state, index, part.from_values({p: values[p] for p in part.provides}))
+            part_values = {p: values[p] for p in part.provides}
+            state = self._with_part(state, index, part.from_values(part_values))
         everything = torch.arange(size, device=device)
         for source, target, constraint in self.constraints:
             conditioned = constraint.apply(
@@ -290,7 +309,9 @@ class Stack(Environment):
                     start = self.param_output_offsets[index]
                     yield index, part, rows, slice(start, start + part.n_param_outputs)
 
-    def sample_params(self, state: State, actions: torch.Tensor, raw: torch.Tensor, generator=None) -> torch.Tensor:
+    def sample_params(
+        self, state: State, actions: torch.Tensor, raw: torch.Tensor, generator=None
+    ) -> torch.Tensor:
         params = torch.zeros(actions.shape[0], self.n_params, device=actions.device)
         for index, part, rows, columns in self._param_rows(actions):
             local = actions[rows] - self.action_offsets[index]
@@ -299,12 +320,17 @@ class Stack(Environment):
             )
         return params
 
-    def param_log_prob(self, state: State, actions: torch.Tensor, params: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+    def param_log_prob(
+        self, state: State, actions: torch.Tensor, params: torch.Tensor, raw: torch.Tensor
+    ) -> torch.Tensor:
         log_prob = torch.zeros(actions.shape[0], dtype=raw.dtype, device=actions.device)
         for index, part, rows, columns in self._param_rows(actions):
             local = actions[rows] - self.action_offsets[index]
             log_prob[rows] = part.param_log_prob(
-                self._part_rows(state, index, rows), local, params[rows, : part.n_params], raw[rows][:, columns]
+                self._part_rows(state, index, rows),
+                local,
+                params[rows, : part.n_params],
+                raw[rows][:, columns],
             )
         return log_prob
 
@@ -318,7 +344,8 @@ class Stack(Environment):
         unknown = sorted(set(restriction) - set(self.restrictions))
         if unknown:
             raise ConfigError(
-                f"unknown restriction {unknown} for {self.spec!r}; accepted: {sorted(self.restrictions)}"
+                f"unknown restriction {unknown} for {self.spec!r}; "
+                f"accepted: {sorted(self.restrictions)}"
             )
         parts = []
         for part in self.parts:
@@ -361,7 +388,7 @@ def make_env(name_or_spec: str, **per_part_kwargs) -> Environment:
             f"dictionary per part: {', '.join(f'{n}={{...}}' for n in names)}"
         )
     parts = []
-    for name, entry in zip(names, entries):
+    for name, entry in zip(names, entries, strict=True):
         kwargs = per_part_kwargs.get(name, {})
         if not isinstance(kwargs, Mapping):
             raise ConfigError(f"options of part {name!r} must be a dictionary, got {kwargs!r}")

@@ -32,12 +32,20 @@ def load_done_states(env: Environment, path: str | os.PathLike) -> tuple[State, 
     states = []
     for row in inside.nonzero().squeeze(1).tolist():
         try:
-            states.append(env.from_values({part: values[part][row : row + 1] for part in env.provides}))
+            states.append(
+                env.from_values({part: values[part][row : row + 1] for part in env.provides})
+            )
         except ValueError:  # e.g. a lattice outside the ranges, or a group pruned by constraints
             inside[row] = False
     dropped = int((~inside).sum())
     if not states:
-        raise ConfigError(f"none of the {len(inside)} crystals in {path} lies in the training space")
+        raise ConfigError(
+            f"none of the {len(inside)} crystals in {path} lies in the training space"
+        )
     if dropped:
-        warnings.warn(f"{dropped} of {len(inside)} crystals in {path} lie outside the training space; dropped", stacklevel=2)
+        warnings.warn(
+            f"{dropped} of {len(inside)} crystals in {path} lie outside the training space; "
+            "dropped",
+            stacklevel=2,
+        )
     return concat(states), dropped

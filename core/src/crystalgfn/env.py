@@ -89,7 +89,9 @@ class Environment(ABC):
         return compress_columns(mask)
 
     @abstractmethod
-    def step(self, state: State, actions: torch.Tensor, params: torch.Tensor | None = None) -> State:
+    def step(
+        self, state: State, actions: torch.Tensor, params: torch.Tensor | None = None
+    ) -> State:
         """Children after forward ``actions`` (int64 ``(batch,)``), with ``params``
         ``(batch, n_params)`` for a continuous environment. Actions must be allowed."""
 
@@ -192,12 +194,19 @@ class Constraint(ABC):
         the target completable, and every target state it allows fits some source state.
         Raises :class:`crystalgfn.errors.InfeasibleError` when nothing fits."""
 
-    def validity(self, source_values: dict[str, torch.Tensor], target, target_values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    def validity(
+        self,
+        source_values: dict[str, torch.Tensor],
+        target,
+        target_values: dict[str, torch.Tensor],
+    ) -> dict[str, torch.Tensor]:
         """Checks that finished source and target parts satisfy the constraint: check name
         -> bool ``(B,)``. Default: none."""
         return {}
 
     @abstractmethod
-    def apply(self, source_values: dict[str, torch.Tensor], target: Environment, target_state: State) -> State:
+    def apply(
+        self, source_values: dict[str, torch.Tensor], target: Environment, target_state: State
+    ) -> State:
         """Condition target states (at their source) on the finished source parts
         ``source_values`` (the source's :meth:`Environment.values`); returns new states."""

@@ -15,7 +15,7 @@ import torch
 
 from crystalgfn.env import Environment
 from crystalgfn.sampling import masked_log_softmax
-from crystalgfn.states import State, concat, select
+from crystalgfn.states import State, select
 
 
 def _keys(state: State) -> torch.Tensor:
@@ -28,7 +28,9 @@ def _value_keys(values: Mapping[str, torch.Tensor]) -> list[tuple]:
 
 
 @torch.no_grad()
-def exact_distribution(env: Environment, policy: torch.nn.Module, max_states: int = 2_000_000) -> dict[tuple, float]:
+def exact_distribution(
+    env: Environment, policy: torch.nn.Module, max_states: int = 2_000_000
+) -> dict[tuple, float]:
     """Probability of each done object (keyed by its flattened values) under ``policy``.
 
     Discrete environments only. Raises ``ValueError`` if more than ``max_states`` states are
@@ -43,7 +45,8 @@ def exact_distribution(env: Environment, policy: torch.nn.Module, max_states: in
         done = env.is_done(frontier)
         if bool(done.any()):
             finished = select(frontier, done)
-            for key, p in zip(_value_keys(env.values(finished)), mass[done].tolist()):
+            finished_keys = _value_keys(env.values(finished))
+            for key, p in zip(finished_keys, mass[done].tolist(), strict=True):
                 result[key] = result.get(key, 0.0) + p
         frontier, mass = select(frontier, ~done), mass[~done]
         if mass.numel() == 0:
@@ -75,7 +78,7 @@ def target_distribution(
     columns = _split_keys(env, keys)
     log_r = log_reward(columns).double()
     log_z = float(torch.logsumexp(log_r, dim=0))
-    return {key: math.exp(float(lr) - log_z) for key, lr in zip(keys, log_r)}, log_z
+    return {key: math.exp(float(lr) - log_z) for key, lr in zip(keys, log_r, strict=True)}, log_z
 
 
 def _split_keys(env: Environment, keys: list[tuple]) -> dict[str, torch.Tensor]:
@@ -85,7 +88,8 @@ def _split_keys(env: Environment, keys: list[tuple]) -> dict[str, torch.Tensor]:
     columns, offset = {}, 0
     for name, tensor in sorted(probe.items()):
         width = tensor[0].numel()
-        columns[name] = flat[:, offset : offset + width].reshape(-1, *tensor.shape[1:]).to(tensor.dtype)
+        block = flat[:, offset : offset + width]
+        columns[name] = block.reshape(-1, *tensor.shape[1:]).to(tensor.dtype)
         offset += width
     return columns
 
@@ -110,7 +114,13 @@ def empirical_distribution(env: Environment, done: State) -> dict[tuple, float]:
     return {k: v / len(keys) for k, v in counts.items()}
 
 
-__all__ = ["empirical_distribution", "exact_check", "exact_distribution", "target_distribution", "total_variation"]
+__all__ = [
+    "empirical_distribution",
+    "exact_check",
+    "exact_distribution",
+    "target_distribution",
+    "total_variation",
+]
 
 
 def exact_check(
@@ -136,7 +146,8 @@ def exact_check(
     target_env = sample_env or env
     target, true_log_z = target_distribution(target_env, log_reward)
     exact = exact_distribution(target_env, trainer.policy)
-    done = sample_policy(target_env, trainer.policy, n_samples, 10_000, torch.Generator().manual_seed(settings.seed + 1))
+    generator = torch.Generator().manual_seed(settings.seed + 1)
+    done = sample_policy(target_env, trainer.policy, n_samples, 10_000, generator)
     return {
         "tv_exact": total_variation(exact, target),
         "tv_empirical": total_variation(empirical_distribution(target_env, done), target),

@@ -18,7 +18,9 @@ LATTICE = "lattice"
 N_COLUMNS_COMPOSITION = 119
 
 #: The 7 crystal systems of the International Tables.
-CRYSTAL_SYSTEMS = ("triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic")
+CRYSTAL_SYSTEMS = (
+    "triclinic", "monoclinic", "orthorhombic", "tetragonal", "trigonal", "hexagonal", "cubic"
+)
 
 #: The 8 crystal-lattice systems of Crystal-GFN (trigonal split into rhombohedral and hexagonal
 #: lattices), in the order every plugin uses for their indices.

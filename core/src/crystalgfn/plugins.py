@@ -22,7 +22,6 @@ from __future__ import annotations
 import importlib.metadata
 import os
 from collections.abc import Callable
-from types import ModuleType
 
 import attrs
 import pluggy

@@ -41,7 +41,9 @@ def _projection(width: int, device: torch.device) -> torch.Tensor:
     return torch.rand(width, dtype=torch.float64, generator=generator).to(device)
 
 
-def distinct_rows(matrix: torch.Tensor, max_share: float = 0.5) -> tuple[torch.Tensor, torch.Tensor] | None:
+def distinct_rows(
+    matrix: torch.Tensor, max_share: float = 0.5
+) -> tuple[torch.Tensor, torch.Tensor] | None:
     """``(unique rows (U, D), int64 inverse (B,))`` with ``unique[inverse] == matrix``, or
     ``None`` when more than ``max_share`` of the ``B`` rows are distinct (not worth it).
 
@@ -78,7 +80,9 @@ class UniformPolicy(torch.nn.Module):
             params=encoding.new_zeros(batch, self.n_param_outputs),
         )
 
-    def forward_blocks(self, encoding: torch.Tensor, blocks) -> tuple[PolicyOutput, list[torch.Tensor | None]]:
+    def forward_blocks(
+        self, encoding: torch.Tensor, blocks
+    ) -> tuple[PolicyOutput, list[torch.Tensor | None]]:
         """Like :meth:`MLPPolicy.forward_blocks`, with ``None`` for each block's logits: "all
         equal", which samplers read as uniform over the allowed actions without building a
         zero tensor per block."""
@@ -117,7 +121,9 @@ class MLPPolicy(torch.nn.Module):
             width = hidden
         self.trunk = torch.nn.Sequential(*blocks)
         self.forward_head = torch.nn.Linear(width, env.n_actions)
-        self.param_head = torch.nn.Linear(width, env.n_param_outputs) if env.n_param_outputs else None
+        self.param_head = (
+            torch.nn.Linear(width, env.n_param_outputs) if env.n_param_outputs else None
+        )
         self.backward_head = torch.nn.Linear(width, env.n_actions) if learn_backward else None
         self.flow_head = torch.nn.Linear(width, 1) if flow_head else None
         self.n_param_outputs = env.n_param_outputs
@@ -127,7 +133,9 @@ class MLPPolicy(torch.nn.Module):
                 torch.nn.init.zeros_(head.bias)
                 head.weight.data.mul_(0.01)
 
-    def forward_blocks(self, encoding: torch.Tensor, blocks) -> tuple[PolicyOutput, list[torch.Tensor]]:
+    def forward_blocks(
+        self, encoding: torch.Tensor, blocks
+    ) -> tuple[PolicyOutput, list[torch.Tensor]]:
         """The output for ``encoding`` without its full forward logits, and the forward logits
         of each block ``(rows, columns)`` (int64 ``rows`` or ``None`` for all rows, int64
         ``columns``): ``forward(encoding).logits[rows][:, columns]`` up to float rounding, but
@@ -156,7 +164,9 @@ class MLPPolicy(torch.nn.Module):
             else:
                 rows_inverse = inverse if rows is None else inverse[rows]
                 used, used_inverse = torch.unique(rows_inverse, return_inverse=True)
-                unique_logits = torch.nn.functional.linear(features_unique[used], block_weight, block_bias)
+                unique_logits = torch.nn.functional.linear(
+                    features_unique[used], block_weight, block_bias
+                )
                 logits.append(unique_logits[used_inverse])
         return output, logits
 
@@ -169,7 +179,9 @@ class MLPPolicy(torch.nn.Module):
         return PolicyOutput(
             logits=logits,
             params=params,
-            backward_logits=self.backward_head(features) if self.backward_head is not None else None,
+            backward_logits=(
+                self.backward_head(features) if self.backward_head is not None else None
+            ),
             log_flow=self.flow_head(features).squeeze(1) if self.flow_head is not None else None,
         )
 
@@ -183,6 +195,8 @@ class MLPPolicy(torch.nn.Module):
         return PolicyOutput(
             logits=self.forward_head(features),
             params=params,
-            backward_logits=self.backward_head(features) if self.backward_head is not None else None,
+            backward_logits=(
+                self.backward_head(features) if self.backward_head is not None else None
+            ),
             log_flow=self.flow_head(features).squeeze(1) if self.flow_head is not None else None,
         )

@@ -42,11 +42,15 @@ def detached_negative_range(argv: Sequence[str]) -> str | None:
 def add_restriction_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("restrictions (applied at sampling time)")
     group.add_argument("--elements", help="only these elements, e.g. Fe,O")
-    group.add_argument("--max-atoms-per-element", type=int, metavar="N", help="at most N atoms of each element")
-    group.add_argument("--space-groups", metavar="SPEC", help="space-group numbers and ranges, e.g. 195-230")
+    group.add_argument("--max-atoms-per-element", type=int, metavar="N",
+                       help="at most N atoms of each element")
+    group.add_argument("--space-groups", metavar="SPEC",
+                       help="space-group numbers and ranges, e.g. 195-230")
     group.add_argument("--crystal-systems", metavar="NAMES", help="e.g. cubic,hexagonal")
-    group.add_argument("--lengths", metavar="LOW:HIGH", help="lattice lengths a, b, c in angstrom, e.g. 10:20")
-    group.add_argument("--angles", metavar="LOW:HIGH", help="lattice angles in degrees, e.g. 75:135")
+    group.add_argument("--lengths", metavar="LOW:HIGH",
+                       help="lattice lengths a, b, c in angstrom, e.g. 10:20")
+    group.add_argument("--angles", metavar="LOW:HIGH",
+                       help="lattice angles in degrees, e.g. 75:135")
 
 
 def restrictions_from_args(args: argparse.Namespace) -> dict:

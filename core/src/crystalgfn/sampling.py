@@ -50,14 +50,20 @@ class Transitions:
     log_flow: torch.Tensor | None = None
 
 
-def masked_log_softmax(logits: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def masked_log_softmax(
+    logits: torch.Tensor, mask: torch.Tensor, temperature: float = 1.0
+) -> torch.Tensor:
     """Log-probabilities over allowed actions; ``-inf`` on forbidden ones."""
     scaled = logits / temperature if temperature != 1.0 else logits
     return torch.log_softmax(scaled.masked_fill(~mask, NEG_INF), dim=1)
 
 
 def _choose(
-    logits: torch.Tensor, mask: torch.Tensor, temperature: float, epsilon: float, draws: torch.Tensor
+    logits: torch.Tensor,
+    mask: torch.Tensor,
+    temperature: float,
+    epsilon: float,
+    draws: torch.Tensor,
 ) -> torch.Tensor:
     """One action per row by inverse-CDF sampling (much faster than ``torch.multinomial`` for
     thousands of actions) from ``softmax(logits / temperature)`` over the allowed actions
@@ -76,8 +82,8 @@ def _choose(
         weights = (scaled - scaled.max(dim=1, keepdim=True).values).exp_()  # forbidden: exactly 0
     if epsilon > 0:
         allowed = mask.to(weights.dtype)
-        weights = (1 - epsilon) * weights / weights.sum(dim=1, keepdim=True) + epsilon * allowed / allowed.sum(
-            dim=1, keepdim=True
+        weights = (1 - epsilon) * weights / weights.sum(dim=1, keepdim=True) + (
+            epsilon * allowed / allowed.sum(dim=1, keepdim=True)
         )
     cdf = weights.cumsum(dim=1)
     u = draws.to(cdf.dtype) * cdf[:, -1:]
@@ -116,7 +122,9 @@ def _block_outputs(policy: torch.nn.Module, encoding: torch.Tensor, blocks):
         return forward_blocks(encoding, spec)
     output = policy(encoding)
     logits = output.logits
-    return output, [(logits if rows is None else logits[rows])[:, columns] for rows, columns in spec]
+    return output, [
+        (logits if rows is None else logits[rows])[:, columns] for rows, columns in spec
+    ]
 
 
 def rollout(
@@ -141,7 +149,9 @@ def rollout(
     computed on the same narrow mask blocks the sampler uses.
     """
     with torch.set_grad_enabled(track_log_probs and record):
-        return _rollout(env, policy, batch_size, generator, device, temperature, epsilon, record, source)
+        return _rollout(
+            env, policy, batch_size, generator, device, temperature, epsilon, record, source
+        )
 
 
 def _rollout(env, policy, batch_size, generator, device, temperature, epsilon, record, source):
@@ -162,8 +172,10 @@ def _rollout(env, policy, batch_size, generator, device, temperature, epsilon, r
         # One uniform number per row, drawn for the whole batch as with a full-width mask, so
         # that a seed gives the same trajectories whatever the blocks.
         dtype = next((x.dtype for x in block_logits if x is not None), torch.get_default_dtype())
-        uniform = torch.rand(active.shape[0], 1, generator=generator, device=active.device, dtype=dtype)
-        for (rows, columns, mask), logits in zip(blocks, block_logits):
+        uniform = torch.rand(
+            active.shape[0], 1, generator=generator, device=active.device, dtype=dtype
+        )
+        for (rows, columns, mask), logits in zip(blocks, block_logits, strict=True):
             u = uniform if rows is None else uniform[rows]
             chosen = _choose(logits, mask, temperature, epsilon, u)
             if rows is None:
@@ -184,13 +196,17 @@ def _rollout(env, policy, batch_size, generator, device, temperature, epsilon, r
         if env.n_params:
             params = env.sample_params(parents, actions, output.params.detach(), generator)
             if track:
-                step_log_pf = step_log_pf + env.param_log_prob(parents, actions, params, output.params)
+                step_log_pf = step_log_pf + env.param_log_prob(
+                    parents, actions, params, output.params
+                )
         children = env.step(parents, actions, params)
         for key, value in state.items():
             value[active] = children[key]
         lengths[active] += 1
         if record:
-            steps.append((parents, children, actions, params, active, t, step_log_pf, output.log_flow))
+            steps.append(
+                (parents, children, actions, params, active, t, step_log_pf, output.log_flow)
+            )
     else:
         raise RuntimeError(f"{env!r}: trajectories did not finish within max_steps={env.max_steps}")
     if not record:
@@ -244,7 +260,9 @@ def backward_transitions(env: Environment, done: State, generator=None) -> Trans
     )
 
 
-def with_forward_log_probs(env: Environment, policy: torch.nn.Module, transitions: Transitions) -> Transitions:
+def with_forward_log_probs(
+    env: Environment, policy: torch.nn.Module, transitions: Transitions
+) -> Transitions:
     """``transitions`` with ``log_pf`` (and ``log_flow`` when the policy has a flow head) filled
     in by one batched pass of the policy over all parents; returned unchanged when a tracked
     rollout already recorded them."""
@@ -256,7 +274,9 @@ def with_forward_log_probs(env: Environment, policy: torch.nn.Module, transition
     log_pf = masked_log_softmax(parent_out.logits, env.forward_mask(transitions.parents))
     log_pf = log_pf.gather(1, actions[:, None]).squeeze(1)
     if env.n_params:
-        log_pf = log_pf + env.param_log_prob(transitions.parents, actions, transitions.params, parent_out.params)
+        log_pf = log_pf + env.param_log_prob(
+            transitions.parents, actions, transitions.params, parent_out.params
+        )
     return attrs.evolve(transitions, log_pf=log_pf, log_flow=parent_out.log_flow)
 
 

@@ -128,7 +128,9 @@ class ReplayBuffer:
         if self.states is not None:
             states = concat([self.states, states])
             log_rewards = torch.cat([self.log_rewards, log_rewards])
-        keys = torch.cat([v.reshape(v.shape[0], -1).double() for v in env.values(states).values()], dim=1)
+        keys = torch.cat(
+            [v.reshape(v.shape[0], -1).double() for v in env.values(states).values()], dim=1
+        )
         _, inverse = torch.unique(keys, dim=0, return_inverse=True)
         first = torch.full((int(inverse.max()) + 1,), len(inverse), dtype=torch.long)
         first.scatter_reduce_(0, inverse, torch.arange(len(inverse)), reduce="amin")
@@ -185,7 +187,9 @@ def edge_flows(env: Environment, policy, transitions: Transitions, log_reward: t
     children = transitions.children
     done = env.is_done(children)
     child_logits = policy(env.encode(children)).logits
-    outflow = torch.logsumexp(child_logits.masked_fill(~env.forward_mask(children), -math.inf), dim=1)
+    outflow = torch.logsumexp(
+        child_logits.masked_fill(~env.forward_mask(children), -math.inf), dim=1
+    )
     outflow = torch.where(done, log_reward[transitions.trajectory].to(outflow.dtype), outflow)
     rows, actions = env.backward_mask(children).nonzero(as_tuple=True)
     parents, _ = env.step_back(select(children, rows), actions)
@@ -220,8 +224,9 @@ class Trainer:
     ):
         if loss.discrete_only and not env.is_discrete:
             raise ConfigError(
-                f"loss {loss.name!r} needs a discrete environment, but {getattr(env, 'spec', env.name)!r} has "
-                "continuous actions; use tb, db, subtb or vargrad"
+                f"loss {loss.name!r} needs a discrete environment, but "
+                f"{getattr(env, 'spec', env.name)!r} has continuous actions; "
+                "use tb, db, subtb or vargrad"
             )
         self.env, self.reward, self.loss, self.settings = env, reward, loss, settings
         self.device = resolve_device(settings.device)  # a clear error when CUDA is missing
@@ -301,21 +306,27 @@ class Trainer:
         self.load_state_dict(load_checkpoint(self.run_dir / CHECKPOINT))
         metrics = self.run_dir / METRICS
         if self.world.is_main and metrics.exists():
-            kept = [line for line in metrics.read_text().splitlines() if json.loads(line)["step"] <= self.step]
+            kept = [
+                line
+                for line in metrics.read_text().splitlines()
+                if json.loads(line)["step"] <= self.step
+            ]
             metrics.write_text("".join(line + "\n" for line in kept))
 
     # -- one batch ---------------------------------------------------------------------------------
     def _transitions(self) -> Transitions:
         s = self.settings
-        n_replay = int(round(s.batch_size * s.replay_fraction)) if self.replay.states is not None else 0
+        n_replay = (
+            int(round(s.batch_size * s.replay_fraction)) if self.replay.states is not None else 0
+        )
         n_data = int(round(s.batch_size * self.data_fraction)) if self.data is not None else 0
         n_policy = s.batch_size - n_replay - n_data
         # On-policy trajectories keep the log-probabilities computed while sampling them
         # (with gradients), so the policy runs once per state instead of twice.
         parts = [
             rollout(
-                self.env, self.policy, n_policy, self.generator, self.device, s.temperature, s.epsilon,
-                track_log_probs=True,
+                self.env, self.policy, n_policy, self.generator, self.device, s.temperature,
+                s.epsilon, track_log_probs=True,
             )
         ]
         replayed = self.replay.sample(n_replay, self.generator)
@@ -404,7 +415,7 @@ class Trainer:
                 value.backward()
                 average_gradients([*self.policy.parameters(), *self.loss.parameters()], self.world)
                 factor = s.lr_factor(self.step)
-                for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs):
+                for group, base_lr in zip(self.optimizer.param_groups, self.base_lrs, strict=True):
                     group["lr"] = base_lr * factor
                 self.optimizer.step()
                 self.replay.add(self.env, transitions.done, log_r.detach().double())
@@ -423,7 +434,9 @@ class Trainer:
                     log.flush()
                 if on_step is not None:
                     on_step(metrics)
-                if self.run_dir is not None and (self.step % s.checkpoint_every == 0 or self.step == s.steps):
+                if self.run_dir is not None and (
+                    self.step % s.checkpoint_every == 0 or self.step == s.steps
+                ):
                     self._check_ranks_agree()
                     self.save()
                 if progress and main:
@@ -478,8 +491,10 @@ def _progress(step: int, total: int, metrics: dict, elapsed: float) -> None:
     eta = elapsed / step * (total - step)
     log_z = f" logZ {metrics['log_z']:.2f}" if metrics["log_z"] is not None else ""
     line = (
-        f"\r[{'#' * filled}{'.' * (width - filled)}] {step}/{total} loss {metrics['loss']:.3f}{log_z} "
-        f"mean logR {metrics['mean_log_reward']:.2f} {metrics['trajectories_per_s']:.0f} traj/s ETA {eta:.0f}s "
+        f"\r[{'#' * filled}{'.' * (width - filled)}] {step}/{total} "
+        f"loss {metrics['loss']:.3f}{log_z} "
+        f"mean logR {metrics['mean_log_reward']:.2f} {metrics['trajectories_per_s']:.0f} traj/s "
+        f"ETA {eta:.0f}s "
     )
     sys.stderr.write(line)
     sys.stderr.flush()

@@ -1,9 +1,8 @@
 """Tables read from the disk cache are exactly the tables computed afresh."""
 
+import crystalgfn
 import numpy as np
 import torch
-
-import crystalgfn
 from crystalgfn.cache import CACHE_DIR_VAR
 
 OPTIONS = {"composition": {"elements": ["Li", "Fe", "O"], "max_atoms_per_element": 6}}

@@ -35,7 +35,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from crystalgfn.parts import CRYSTAL_SYSTEMS, LATTICE_SYSTEMS
 
 POINT_SYMMETRIES = (

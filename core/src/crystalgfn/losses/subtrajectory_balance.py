@@ -7,7 +7,8 @@ GFlowNets from partial episodes for improved convergence and stability", ICML 20
 For every sub-trajectory s_i → … → s_j (0 ≤ i < j ≤ n) of a trajectory, with learned state
 flows and F(s_n) := R(x),
 
-    L_ij = ( log F(s_i) + Σ_{t=i}^{j-1} log P_F(s_{t+1}|s_t) − log F(s_j) − Σ_{t=i}^{j-1} log P_B(s_t|s_{t+1}) )²
+    L_ij = ( log F(s_i) + Σ_{t=i}^{j-1} log P_F(s_{t+1}|s_t)
+             − log F(s_j) − Σ_{t=i}^{j-1} log P_B(s_t|s_{t+1}) )²
 
 and the loss of a trajectory is the λ^{j−i}-weighted average of L_ij over all pairs; the batch
 loss is the mean over trajectories. λ → ∞ approaches trajectory balance, λ → 0 detailed
@@ -49,7 +50,9 @@ class SubTrajectoryBalance(Loss):
         )
         index = torch.arange(steps + 1, device=log_pf.device)
         lengths = trajectories.lengths
-        valid = (index[None, :, None] < index[None, None, :]) & (index[None, None, :] <= lengths[:, None, None])
+        valid = (index[None, :, None] < index[None, None, :]) & (
+            index[None, None, :] <= lengths[:, None, None]
+        )
         span = (index[None, None, :] - index[None, :, None]).clamp(min=0).to(log_pf.dtype)
         weights = torch.pow(torch.as_tensor(self.lamda, dtype=log_pf.dtype), span) * valid
         per_trajectory = (weights * residual.pow(2)).sum(dim=(1, 2)) / weights.sum(dim=(1, 2))

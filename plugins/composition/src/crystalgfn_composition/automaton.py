@@ -95,7 +95,9 @@ class CountAutomaton:
         return state
 
 
-def build_automaton(languages: Mapping[int, np.ndarray], max_count: int, max_size: int) -> CountAutomaton:
+def build_automaton(
+    languages: Mapping[int, np.ndarray], max_count: int, max_size: int
+) -> CountAutomaton:
     """Minimal joint automaton of labelled languages.
 
     ``languages[label]`` is a bool array aligned with :func:`enumerate_multisets`
@@ -138,7 +140,7 @@ def build_automaton(languages: Mapping[int, np.ndarray], max_count: int, max_siz
         packed = np.packbits(future, axis=2)
         alive = future.any(axis=2)
         states = np.full((len(labels), len(prefixes)), DEAD, dtype=np.int64)
-        for label_index, prefix_index in zip(*np.nonzero(alive)):
+        for label_index, prefix_index in zip(*np.nonzero(alive), strict=True):
             key = (k, packed[label_index, prefix_index].tobytes())
             state = futures.get(key)
             if state is None:
@@ -165,8 +167,13 @@ def build_automaton(languages: Mapping[int, np.ndarray], max_count: int, max_siz
         next_prefixes = levels[k + 1]
         next_index = {tuple(row): i for i, row in enumerate(next_prefixes.tolist())}
         for count in range(1, max_count + 1):
-            grown = np.sort(np.concatenate([prefixes[rep_prefix], np.full((len(first), 1), count)], axis=1), axis=1)
-            target_index = np.array([next_index[tuple(row)] for row in grown.tolist()], dtype=np.int64)
+            grown = np.sort(
+                np.concatenate([prefixes[rep_prefix], np.full((len(first), 1), count)], axis=1),
+                axis=1,
+            )
+            target_index = np.array(
+                [next_index[tuple(row)] for row in grown.tolist()], dtype=np.int64
+            )
             transitions[unique_states, count] = state_of[k + 1][rep_label, target_index]
     starts = {label: int(state_of[0][i, 0]) for i, label in enumerate(labels)}
     return CountAutomaton(

@@ -33,11 +33,12 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
-
-from crystalgfn.elements import atomic_numbers, symbols as element_symbols
+from crystalgfn.elements import atomic_numbers
+from crystalgfn.elements import symbols as element_symbols
 from crystalgfn.env import Environment, compress_columns
 from crystalgfn.errors import ConfigError, InfeasibleError, UnknownNameError
 from crystalgfn.states import State
+
 from crystalgfn_composition import chemistry
 from crystalgfn_composition.automaton import enumerate_multisets
 from crystalgfn_composition.cached import cached_automaton, cached_tables
@@ -66,7 +67,9 @@ def _check_int(name: str, value, low: int, high: int | None = None) -> int:
     return int(value)
 
 
-def _check_symbols(name: str, values: Iterable[str], allowed: Sequence[str] | None = None) -> list[str]:
+def _check_symbols(
+    name: str, values: Iterable[str], allowed: Sequence[str] | None = None
+) -> list[str]:
     if isinstance(values, str):
         values = [v.strip() for v in values.split(",") if v.strip()]
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
@@ -84,7 +87,9 @@ def _check_symbols(name: str, values: Iterable[str], allowed: Sequence[str] | No
     if allowed is not None:
         outside = [s for s in out if s not in allowed]
         if outside:
-            raise ConfigError(f"{name} {outside} are not among the allowed elements {list(allowed)}")
+            raise ConfigError(
+                f"{name} {outside} are not among the allowed elements {list(allowed)}"
+            )
     return out
 
 
@@ -134,16 +139,23 @@ class CompositionEnv(Environment):
         self.max_count = _check_int("max_atoms_per_element", max_atoms_per_element, 1, 64)
         self.min_atoms = _check_int("min_atoms", min_atoms, 1)
         ceiling = self.max_count * self.max_elements
-        self.max_atoms = ceiling if max_atoms is None else _check_int("max_atoms", max_atoms, self.min_atoms)
+        self.max_atoms = (
+            ceiling if max_atoms is None else _check_int("max_atoms", max_atoms, self.min_atoms)
+        )
         required = _check_symbols("required_elements", required_elements, symbols)
         if len(required) > self.max_elements:
             raise InfeasibleError(
-                f"{len(required)} required elements {required} exceed max_elements={self.max_elements}"
+                f"{len(required)} required elements {required} exceed "
+                f"max_elements={self.max_elements}"
             )
-        if oxidation_states is not None and oxidation_states not in chemistry.oxidation_state_set_names():
+        if (
+            oxidation_states is not None
+            and oxidation_states not in chemistry.oxidation_state_set_names()
+        ):
             raise ConfigError(
                 f"unknown oxidation-state set {oxidation_states!r}; accepted: "
-                f"{list(chemistry.oxidation_state_set_names())} or None to switch charge neutrality off"
+                f"{list(chemistry.oxidation_state_set_names())} or None to switch charge "
+                "neutrality off"
             )
         self.oxidation_states = oxidation_states
         self.pauling = bool(pauling)
@@ -151,20 +163,26 @@ class CompositionEnv(Environment):
         self._kwargs = dict(
             elements=symbols, max_elements=max_elements, min_elements=min_elements,
             max_atoms_per_element=max_atoms_per_element, min_atoms=min_atoms, max_atoms=max_atoms,
-            required_elements=required, oxidation_states=oxidation_states, pauling=pauling, alloys=alloys,
+            required_elements=required, oxidation_states=oxidation_states, pauling=pauling,
+            alloys=alloys,
         )
         # Sampling-time restrictions keep the layout (positions, counts, labels) of the
         # environment a policy was trained on and only narrow the masks.
         self.allowed_elements = _check_symbols("elements", _allowed_elements or symbols, symbols)
         missing = [s for s in required if s not in self.allowed_elements]
         if missing:
-            raise InfeasibleError(f"required elements {missing} are not among the allowed {self.allowed_elements}")
+            raise InfeasibleError(
+                f"required elements {missing} are not among the allowed {self.allowed_elements}"
+            )
         if self.min_elements > len(self.allowed_elements):
             raise InfeasibleError(
-                f"min_elements={self.min_elements} exceeds the {len(self.allowed_elements)} allowed elements"
+                f"min_elements={self.min_elements} exceeds the "
+                f"{len(self.allowed_elements)} allowed elements"
             )
         self.count_limit = (
-            self.max_count if _count_limit is None else _check_int("max_atoms_per_element", _count_limit, 1, self.max_count)
+            self.max_count
+            if _count_limit is None
+            else _check_int("max_atoms_per_element", _count_limit, 1, self.max_count)
         )
         self._kwargs.update(_allowed_elements=self.allowed_elements, _count_limit=self.count_limit)
         self._setup_chemistry(symbols, required)
@@ -173,7 +191,9 @@ class CompositionEnv(Environment):
 
     # -- construction ---------------------------------------------------------------------------
     def _setup_chemistry(self, symbols: list[str], required: list[str]) -> None:
-        info = chemistry.element_chemistry(symbols, self.oxidation_states or chemistry.DEFAULT_OXIDATION_STATES)
+        info = chemistry.element_chemistry(
+            symbols, self.oxidation_states or chemistry.DEFAULT_OXIDATION_STATES
+        )
         en = np.where(np.isnan(info.electronegativity), np.inf, info.electronegativity)
         zs = np.array(atomic_numbers(symbols))
         order = np.lexsort((zs, en))
@@ -250,7 +270,8 @@ class CompositionEnv(Environment):
             )
             raise InfeasibleError(
                 f"no valid composition exists over elements {list(self.symbols)} with "
-                f"{self.min_elements}-{self.max_elements} elements, 1-{self.max_count} atoms per element, "
+                f"{self.min_elements}-{self.max_elements} elements, "
+                f"1-{self.max_count} atoms per element, "
                 f"{self.min_atoms}-{self.max_atoms} atoms in the cell, required elements "
                 f"{list(self._kwargs['required_elements'])} and {rule}"
             )
@@ -284,22 +305,31 @@ class CompositionEnv(Environment):
             lookup[label] = start
         starts = lookup[labels.long().cpu()].to(labels.device)
         if bool((starts < 0).any()):
-            raise ValueError(f"unknown count-language labels {sorted(set(labels[starts < 0].tolist()))}")
+            unknown = sorted(set(labels[starts < 0].tolist()))
+            raise ValueError(f"unknown count-language labels {unknown}")
         t = self._tensors(labels.device)
         *_, automaton = self._summary(state["counts"], state["slots"], starts, t)
         return {**state, "start": starts, "automaton": automaton}
 
-    def restrict(self, elements=None, max_atoms_per_element=None, required_elements=None) -> CompositionEnv:
+    def restrict(
+        self, elements=None, max_atoms_per_element=None, required_elements=None
+    ) -> CompositionEnv:
         """A narrower composition space with the same layout, so that a policy trained on this
         environment can be masked to it: only some of the elements, fewer atoms per element,
         more required elements. Count languages are dropped (a stack re-applies them)."""
         kwargs = dict(self._kwargs)
         if elements is not None:
-            kwargs["_allowed_elements"] = _check_symbols("elements", elements, self.allowed_elements)
+            kwargs["_allowed_elements"] = _check_symbols(
+                "elements", elements, self.allowed_elements
+            )
         if max_atoms_per_element is not None:
-            kwargs["_count_limit"] = _check_int("max_atoms_per_element", max_atoms_per_element, 1, self.count_limit)
+            kwargs["_count_limit"] = _check_int(
+                "max_atoms_per_element", max_atoms_per_element, 1, self.count_limit
+            )
         if required_elements is not None:
-            extra = _check_symbols("required_elements", required_elements, kwargs["_allowed_elements"])
+            extra = _check_symbols(
+                "required_elements", required_elements, kwargs["_allowed_elements"]
+            )
             kwargs["required_elements"] = sorted(set(kwargs["required_elements"]) | set(extra))
         return CompositionEnv(**kwargs)
 
@@ -333,7 +363,9 @@ class CompositionEnv(Environment):
             chem = self.chem
             k = len(self.symbols)
             limits = torch.tensor([chem.limit_after(last) for last in range(-1, k)], device=device)
-            no_req = torch.tensor([chem.no_required_after(last) for last in range(-1, k)], device=device)
+            no_req = torch.tensor(
+                [chem.no_required_after(last) for last in range(-1, k)], device=device
+            )
             no_req[0] = False  # the empty composition is never finished
             cache[key] = dict(
                 labels=torch.as_tensor(chem.labels, device=device),
@@ -366,14 +398,19 @@ class CompositionEnv(Environment):
         (k_n,) = np.nonzero(chem.slot_valid[:, 0])
         neutral_mode = np.where(chem.is_metal[k_n], 0, 1)
         n_states_plus = self.trans.shape[0]
-        as_tensor = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long, device=device)  # noqa: E731
+
+        def as_tensor(a):
+            return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.long, device=device)
+
         return dict(
             k=as_tensor(k_c),
             value=as_tensor(value),
             mode=as_tensor(mode),
             shift=as_tensor(counts[None, :] * value[:, None]),  # (Lc, M)
             base=as_tensor((((k_c + 1) * 2 + (mode - CATIONS)) * width)[:, None]),  # (Lc, 1)
-            columns=as_tensor(((k_c[:, None] * m + counts[None, :] - 1) * s + s_c[:, None]).reshape(-1)),
+            columns=as_tensor(
+                ((k_c[:, None] * m + counts[None, :] - 1) * s + s_c[:, None]).reshape(-1)
+            ),
             neutral_k=as_tensor(k_n),
             neutral_base=as_tensor(((k_n + 1) * 2 + neutral_mode) * n_states_plus),
             neutral_columns=as_tensor(((k_n[:, None] * m + counts[None, :] - 1) * s).reshape(-1)),
@@ -405,7 +442,9 @@ class CompositionEnv(Environment):
     def mask_columns(self, state: State, forward: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`Environment.mask_columns`; the allowed columns are found on the distinct
         prefix summaries, before expanding to rows, so the full-width mask is never built."""
-        per_summary = self._mask_per_summary(state, self._tensors(state["last"].device)) if forward else None
+        per_summary = (
+            self._mask_per_summary(state, self._tensors(state["last"].device)) if forward else None
+        )
         if per_summary is None:
             return super().mask_columns(state, forward)
         compact, inverse = per_summary
@@ -428,7 +467,9 @@ class CompositionEnv(Environment):
         rest, u_g = rest.div(n_g, rounding_mode="floor"), rest % n_g
         rest, u_charge = rest.div(width, rounding_mode="floor"), rest % width - q_max
         u_last, u_mode = rest.div(5, rounding_mode="floor") - 1, rest % 5
-        summary = {"last": u_last, "mode": u_mode, "charge": u_charge, "automaton": u_g, "done": u_done}
+        summary = {
+            "last": u_last, "mode": u_mode, "charge": u_charge, "automaton": u_g, "done": u_done
+        }
         return self._forward_mask_compact(summary, t), inverse
 
     def _forward_mask_compact(self, state: State, t) -> torch.Tensor:
@@ -436,12 +477,14 @@ class CompositionEnv(Environment):
         ``t["pairs"]`` (every other slot is always forbidden)."""
         p = t["pairs"]
         u = state["last"].shape[0]
-        k, m = len(self.symbols), self.max_count
+        k = len(self.symbols)
         device = state["last"].device
         positions = torch.arange(k, device=device)
         last, mode, charge = state["last"], state["mode"], state["charge"]
         open_ = ~state["done"]
-        reachable = (positions[None] > last[:, None]) & (positions[None] <= t["limits"][last + 1][:, None])
+        reachable = (positions[None] > last[:, None]) & (
+            positions[None] <= t["limits"][last + 1][:, None]
+        )
         reachable &= open_[:, None]  # (U, K)
         next_g = t["trans"][state["automaton"]][:, 1:]  # (U, M)
         n_states_plus = self.trans.shape[0]
@@ -449,7 +492,7 @@ class CompositionEnv(Environment):
         out = torch.zeros(u, self.n_actions, dtype=torch.bool, device=device)
 
         # Charged slots (U, Lc, M).
-        kc, vc, nmc = p["k"], p["value"], p["mode"]
+        kc, nmc = p["k"], p["mode"]
         from_start = mode == START
         from_cations = mode == CATIONS
         from_anions = mode == ANIONS
@@ -489,7 +532,9 @@ class CompositionEnv(Environment):
         last, mode, charge = state["last"], state["mode"], state["charge"]
         open_ = ~state["done"]
         # (B, K): positions that may come next.
-        reachable = (positions[None] > last[:, None]) & (positions[None] <= t["limits"][last + 1][:, None])
+        reachable = (positions[None] > last[:, None]) & (
+            positions[None] <= t["limits"][last + 1][:, None]
+        )
         reachable &= open_[:, None]
         counts = torch.arange(1, m + 1, device=device)
         next_g = t["trans"][state["automaton"]][:, 1:]  # (B, M)
@@ -505,7 +550,10 @@ class CompositionEnv(Environment):
         en_up = t["en"][None, :] > t["en"][last.clamp(min=0)][:, None]  # (B, K)
         rule = (
             from_start[:, None, None]
-            | (from_cations[:, None, None] & ((new_mode == CATIONS)[None] | ((new_mode == ANIONS)[None] & en_up[:, :, None])))
+            | (
+                from_cations[:, None, None]
+                & ((new_mode == CATIONS)[None] | ((new_mode == ANIONS)[None] & en_up[:, :, None]))
+            )
             | (from_anions[:, None, None] & (new_mode == ANIONS)[None])
         )  # (B, K, S)
         rule &= t["valid"][None] & (values != 0)[None]
@@ -513,7 +561,8 @@ class CompositionEnv(Environment):
         q_index = q + self.tables.max_charge
         in_range = (q_index >= 0) & (q_index < width)
         flat = (
-            ((positions[None, :, None, None] + 1) * 2 + (new_mode[None, :, None, :] - CATIONS)) * width
+            ((positions[None, :, None, None] + 1) * 2 + (new_mode[None, :, None, :] - CATIONS))
+            * width
             + q_index.clamp(0, width - 1)
         ) * n_states_plus + next_g[:, None, :, None]
         charged_ok = t["charged"][flat] & in_range & rule[:, :, None, :]
@@ -522,8 +571,12 @@ class CompositionEnv(Environment):
         to_metal = t["metal"][None, :] & (from_start | (mode == NEUTRAL_METAL))[:, None]
         to_single = (~t["metal"])[None, :] & from_start[:, None]
         neutral_mode = torch.where(t["metal"], 0, 1)  # index into Tables.neutral
-        flat_n = ((positions[None, :, None] + 1) * 2 + neutral_mode[None, :, None]) * n_states_plus + next_g[:, None, :]
-        neutral_ok = t["neutral"][flat_n] & ((to_metal | to_single) & t["valid"][None, :, 0])[:, :, None]
+        flat_n = (
+            (positions[None, :, None] + 1) * 2 + neutral_mode[None, :, None]
+        ) * n_states_plus + next_g[:, None, :]
+        neutral_ok = (
+            t["neutral"][flat_n] & ((to_metal | to_single) & t["valid"][None, :, 0])[:, :, None]
+        )
 
         mask = charged_ok
         mask[:, :, :, 0] = neutral_ok
@@ -549,7 +602,11 @@ class CompositionEnv(Environment):
     def decode(self, actions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``(position, count, slot)`` of non-EOS actions, each int64 ``(B,)``."""
         per_position = self.max_count * self.n_slots
-        return actions // per_position, (actions // self.n_slots) % self.max_count + 1, actions % self.n_slots
+        return (
+            actions // per_position,
+            (actions // self.n_slots) % self.max_count + 1,
+            actions % self.n_slots,
+        )
 
     # -- transitions ------------------------------------------------------------------------------
     def step(self, state: State, actions: torch.Tensor, params=None) -> State:
@@ -620,12 +677,17 @@ class CompositionEnv(Environment):
         present = (counts > 0).float()
         k = counts.shape[1]
         positions = torch.arange(k, device=counts.device)
-        values = t["labels"][positions[None].expand_as(state["slots"]), state["slots"].clamp(min=0)] * present
+        values = (
+            t["labels"][positions[None].expand_as(state["slots"]), state["slots"].clamp(min=0)]
+            * present
+        )
         mode = torch.nn.functional.one_hot(state["mode"], 5).float()
         extra = torch.stack(
             [state["charge"].float() / max(self.tables.max_charge, 1), state["done"].float()], dim=1
         )
-        return torch.cat([counts / self.max_count, values.float() / 8.0, present, mode, extra], dim=1)
+        return torch.cat(
+            [counts / self.max_count, values.float() / 8.0, present, mode, extra], dim=1
+        )
 
     def values(self, state: State) -> dict[str, torch.Tensor]:
         t = self._tensors(state["counts"].device)
@@ -674,7 +736,11 @@ class CompositionEnv(Environment):
         electronegativity order (the usual cation-first order)."""
         names = element_symbols()
         counts = composition[:, self.z].long().tolist()
-        return ["".join(f"{names[int(z)]}{n}" for z, n in zip(self.z.tolist(), row) if n > 0) for row in counts]
+        zs = self.z.tolist()
+        return [
+            "".join(f"{names[int(z)]}{n}" for z, n in zip(zs, row, strict=True) if n > 0)
+            for row in counts
+        ]
 
     def from_values(self, values: Mapping[str, torch.Tensor]) -> State:
         """Done states for compositions ``(B, 119)``, each with one valid labelling.
@@ -691,9 +757,11 @@ class CompositionEnv(Environment):
         outside[:, t["z"]] = 0
         if bool((outside != 0).any()):
             row = int((outside != 0).any(dim=1).nonzero()[0])
-            extra = [element_symbols()[z] for z in (outside[row] != 0).nonzero().squeeze(1).tolist()]
+            extra_z = (outside[row] != 0).nonzero().squeeze(1).tolist()
+            extra = [element_symbols()[z] for z in extra_z]
             raise ValueError(
-                f"composition row {row} contains {extra}, outside the allowed elements {list(self.symbols)}"
+                f"composition row {row} contains {extra}, outside the allowed elements "
+                f"{list(self.symbols)}"
             )
         counts = counts_all[:, t["z"]]
         batch = counts.shape[0]
@@ -701,7 +769,9 @@ class CompositionEnv(Environment):
         plans = [self._labelling(row, counts[row].tolist()) for row in range(batch)]
         for step in range(self.max_elements + 1):
             actions = torch.tensor(
-                [plan[step] if step < len(plan) else -1 for plan in plans], dtype=torch.long, device=device
+                [plan[step] if step < len(plan) else -1 for plan in plans],
+                dtype=torch.long,
+                device=device,
             )
             rows = (actions >= 0).nonzero().squeeze(1)
             if rows.numel() == 0:
@@ -717,7 +787,10 @@ class CompositionEnv(Environment):
         chem = self.chem
         chosen = [(p, n) for p, n in enumerate(counts) if n > 0]
         if not chosen or any(n > self.max_count for _, n in chosen):
-            raise ValueError(f"composition row {row} ({dict(zip(self.symbols, counts))}) is outside the space")
+            raise ValueError(
+                f"composition row {row} ({dict(zip(self.symbols, counts, strict=True))}) "
+                "is outside the space"
+            )
 
         def action(p: int, n: int, slot: int) -> int:
             return (p * self.max_count + (n - 1)) * self.n_slots + slot
@@ -727,12 +800,16 @@ class CompositionEnv(Environment):
             metals = all(chem.is_metal[p] for p, _ in chosen)
             if len(chosen) == 1 or (metals and chem.alloys):
                 return [action(p, n, 0) for p, n in chosen] + [self.eos]
-            options = [[s for s in range(1, self.n_slots) if chem.slot_valid[p, s]] for p, _ in chosen]
+            options = [
+                [s for s in range(1, self.n_slots) if chem.slot_valid[p, s]] for p, _ in chosen
+            ]
             for slots in itertools.product(*options):
                 if self._charged_labelling_valid(chosen, slots):
-                    return [action(p, n, s) for (p, n), s in zip(chosen, slots)] + [self.eos]
+                    actions = [action(p, n, s) for (p, n), s in zip(chosen, slots, strict=True)]
+                    return actions + [self.eos]
+        nonzero = dict((s, n) for s, n in zip(self.symbols, counts, strict=True) if n)
         raise ValueError(
-            f"composition row {row} ({dict((s, n) for s, n in zip(self.symbols, counts) if n)}) is not valid "
+            f"composition row {row} ({nonzero}) is not valid "
             "in this environment (charge rule or count constraints)"
         )
 
@@ -744,13 +821,17 @@ class CompositionEnv(Environment):
 
     def _charged_labelling_valid(self, chosen, slots) -> bool:
         chem = self.chem
-        values = [int(chem.labels[p, s]) for (p, _), s in zip(chosen, slots)]
-        if sum(n * v for (_, n), v in zip(chosen, values)) != 0:
+        values = [int(chem.labels[p, s]) for (p, _), s in zip(chosen, slots, strict=True)]
+        if sum(n * v for (_, n), v in zip(chosen, values, strict=True)) != 0:
             return False
         if not chem.pauling:
             return True
-        cation_en = [chem.electronegativity[p] for (p, _), v in zip(chosen, values) if v > 0]
-        anion_en = [chem.electronegativity[p] for (p, _), v in zip(chosen, values) if v < 0]
+        cation_en = [
+            chem.electronegativity[p] for (p, _), v in zip(chosen, values, strict=True) if v > 0
+        ]
+        anion_en = [
+            chem.electronegativity[p] for (p, _), v in zip(chosen, values, strict=True) if v < 0
+        ]
         return not cation_en or not anion_en or max(cation_en) < min(anion_en)
 
     def log_label_count(self, state: State) -> torch.Tensor:
@@ -783,7 +864,8 @@ class CompositionEnv(Environment):
             low = high
             if bool(rows.any()):
                 index = rows.nonzero().squeeze(1)
-                out[index] = self._log_label_count_rows(counts[index], t, max(min(high, self.tables.max_charge), 1))
+                window = max(min(high, self.tables.max_charge), 1)
+                out[index] = self._log_label_count_rows(counts[index], t, window)
         return out
 
     def _log_label_count_rows(self, counts: torch.Tensor, t, q_max: int) -> torch.Tensor:
@@ -819,7 +901,9 @@ class CompositionEnv(Environment):
                     continue
                 source_index = grid[None] - (n * value)[:, None]
                 inside = (source_index >= 0) & (source_index < width) & usable[:, None]
-                gathered = ways.gather(2, source_index.clamp(0, width - 1)[:, None].expand(-1, 2, -1))
+                gathered = ways.gather(
+                    2, source_index.clamp(0, width - 1)[:, None].expand(-1, 2, -1)
+                )
                 gathered = gathered * inside[:, None]
                 if self.chem.pauling:
                     cation = (value > 0)[:, None]

@@ -22,8 +22,8 @@ import math
 
 import torch
 from crystalgfn.env import Environment
-from crystalgfn.geometry import volume_factor
 from crystalgfn.errors import ConfigError, InfeasibleError
+from crystalgfn.geometry import volume_factor
 from crystalgfn.states import State
 
 from crystalgfn_lattice import beta
@@ -156,9 +156,11 @@ class LatticeEnv(Environment):
             if system == TRICLINIC:
                 grid = (torch.arange(64, dtype=torch.float64) + 0.5) / 64
                 angles = torch.cartesian_prod(grid, grid, grid)
-                u = torch.cat([torch.full((angles.shape[0], 3), 0.5, dtype=torch.float64), angles], dim=1)
+                length_slots = torch.full((angles.shape[0], 3), 0.5, dtype=torch.float64)
+                u = torch.cat([length_slots, angles], dim=1)
                 log_jac = self.cellmap.to_lattice(system, u)[1]
-                cache[system] = float(torch.logsumexp(log_jac, dim=0) - torch.log(torch.tensor(float(len(u)))))
+                log_n = torch.log(torch.tensor(float(len(u))))
+                cache[system] = float(torch.logsumexp(log_jac, dim=0) - log_n)
             else:
                 u = torch.full((1, 6), 0.5, dtype=torch.float64)
                 cache[system] = float(self.cellmap.to_lattice(system, u)[1][0])
@@ -384,7 +386,9 @@ class LatticeEnv(Environment):
         log_prob = torch.where(free, per_slot, 0.0).sum(dim=1)
         log_jac = torch.zeros_like(log_prob)
         for system, rows in self._groups(state["system"]):
-            log_jac[rows] = self.cellmap.to_lattice(system, u[rows])[1] - self.log_region_volume(system)
+            log_jac[rows] = (
+                self.cellmap.to_lattice(system, u[rows])[1] - self.log_region_volume(system)
+            )
         return (log_prob - log_jac).to(raw.dtype)
 
     # -- views ----------------------------------------------------------------------------------
@@ -430,7 +434,8 @@ class LatticeEnv(Environment):
 
     def describe(self, values) -> dict[str, list]:
         lattice = values["lattice"].double()
-        return {name: lattice[:, i].tolist() for i, name in enumerate(("a", "b", "c", "alpha", "beta", "gamma"))}
+        names = ("a", "b", "c", "alpha", "beta", "gamma")
+        return {name: lattice[:, i].tolist() for i, name in enumerate(names)}
 
     def values(self, state: State) -> dict[str, torch.Tensor]:
         """``{"lattice": float64 (B, 6)}``: a, b, c (Å), α, β, γ (degrees) of done states."""

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import torch
 from crystalgfn.errors import ConfigError
-
 from crystalgfn.parts import LATTICE_SYSTEMS  # the 8 lattice systems, in the shared order
 
 (

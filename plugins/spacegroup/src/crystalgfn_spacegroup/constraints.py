@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from crystalgfn.env import Constraint, Environment
 from crystalgfn.errors import InfeasibleError
 from crystalgfn.states import State
+
 from crystalgfn_spacegroup.tables import LATTICE_SYSTEMS, lattice_system_of
 from crystalgfn_spacegroup.wyckoff import compatibility_table, is_compatible, multiset_rank
 
@@ -62,7 +62,10 @@ def wyckoff_compatible(groups: torch.Tensor, composition: torch.Tensor) -> torch
         ranks = multiset_rank(top.numpy(), max_count)
         return torch.from_numpy(table[groups.cpu().numpy(), ranks].copy()).to(composition.device)
     # Large cells (e.g. reference structures): exact search per row instead of a table.
-    rows = [is_compatible(int(g), [n for n in row if n > 0]) for g, row in zip(groups.tolist(), top.tolist())]
+    rows = [
+        is_compatible(int(g), [n for n in row if n > 0])
+        for g, row in zip(groups.tolist(), top.tolist(), strict=True)
+    ]
     return torch.tensor(rows, dtype=torch.bool, device=composition.device)
 
 
@@ -80,10 +83,15 @@ class SpaceGroupToLattice(Constraint):
 
     def validity(self, source_values, target, target_values):
         systems = torch.from_numpy(lattice_system_of().copy())[source_values["spacegroup"].cpu()]
-        return {"lattice_system_consistent": target.consistent_with_systems(target_values, systems.to(target_values["lattice"].device))}
+        systems = systems.to(target_values["lattice"].device)
+        return {
+            "lattice_system_consistent": target.consistent_with_systems(target_values, systems)
+        }
 
     def apply(self, source_values, target, target_state: State) -> State:
-        systems = torch.from_numpy(lattice_system_of().copy()).to(source_values["spacegroup"].device)
+        systems = torch.from_numpy(lattice_system_of().copy()).to(
+            source_values["spacegroup"].device
+        )
         return target.with_systems(target_state, systems[source_values["spacegroup"]])
 
 
@@ -98,7 +106,11 @@ class SpaceGroupToComposition(Constraint):
         return source.with_groups(keep), target
 
     def validity(self, source_values, target, target_values):
-        return {"wyckoff_compatible": wyckoff_compatible(source_values["spacegroup"], target_values["composition"])}
+        return {
+            "wyckoff_compatible": wyckoff_compatible(
+                source_values["spacegroup"], target_values["composition"]
+            )
+        }
 
     def apply(self, source_values, target, target_state: State) -> State:
         return target.with_language(target_state, source_values["spacegroup"])
@@ -120,7 +132,11 @@ class CompositionToSpaceGroup(Constraint):
         return source, target
 
     def validity(self, source_values, target, target_values):
-        return {"wyckoff_compatible": wyckoff_compatible(target_values["spacegroup"], source_values["composition"])}
+        return {
+            "wyckoff_compatible": wyckoff_compatible(
+                target_values["spacegroup"], source_values["composition"]
+            )
+        }
 
     def apply(self, source_values, target, target_state: State) -> State:
         composition = source_values["composition"].round().long()

@@ -23,10 +23,10 @@ import re
 from collections.abc import Iterable
 
 import torch
-
 from crystalgfn.env import Environment
 from crystalgfn.errors import ConfigError, InfeasibleError
 from crystalgfn.states import State
+
 from crystalgfn_spacegroup.tables import (
     CRYSTAL_SYSTEMS,
     LATTICE_SYSTEMS,
@@ -48,19 +48,24 @@ def parse_space_groups(spec: str | int | Iterable[int | str]) -> list[int]:
 
     Raises :class:`ConfigError` naming the bad item and the accepted forms.
     """
-    items: Iterable = spec.split(",") if isinstance(spec, str) else ([spec] if isinstance(spec, int) else spec)
+    items: Iterable = (
+        spec.split(",") if isinstance(spec, str) else ([spec] if isinstance(spec, int) else spec)
+    )
     numbers: set[int] = set()
     for item in items:
         text = str(item).strip()
         match = re.fullmatch(r"(\d+)\s*(?:-\s*(\d+))?", text)
         if match is None:
             raise ConfigError(
-                f"cannot read space groups {text!r}: use numbers and ranges such as '195-230' or '1,2,10-15'"
+                f"cannot read space groups {text!r}: use numbers and ranges such as "
+                "'195-230' or '1,2,10-15'"
             )
         low = int(match.group(1))
         high = int(match.group(2) or low)
         if not 1 <= low <= high <= N_SPACE_GROUPS:
-            raise ConfigError(f"space-group range {text!r} must lie within 1-{N_SPACE_GROUPS} with low <= high")
+            raise ConfigError(
+                f"space-group range {text!r} must lie within 1-{N_SPACE_GROUPS} with low <= high"
+            )
         numbers.update(range(low, high + 1))
     return sorted(numbers)
 
@@ -100,16 +105,18 @@ class SpaceGroupEnv(Environment):
             allowed[:] = False
             allowed[parse_space_groups(space_groups)] = True
         if crystal_systems is not None:
-            keep = [CRYSTAL_SYSTEMS.index(s) for s in _systems("crystal systems", crystal_systems, CRYSTAL_SYSTEMS)]
+            names = _systems("crystal systems", crystal_systems, CRYSTAL_SYSTEMS)
+            keep = [CRYSTAL_SYSTEMS.index(s) for s in names]
             allowed &= torch.isin(torch.from_numpy(crystal_system_of().copy()), torch.tensor(keep))
         if lattice_systems is not None:
-            keep = [LATTICE_SYSTEMS.index(s) for s in _systems("lattice systems", lattice_systems, LATTICE_SYSTEMS)]
+            names = _systems("lattice systems", lattice_systems, LATTICE_SYSTEMS)
+            keep = [LATTICE_SYSTEMS.index(s) for s in names]
             allowed &= torch.isin(torch.from_numpy(lattice_system_of().copy()), torch.tensor(keep))
         allowed[0] = False
         if not bool(allowed.any()):
             raise InfeasibleError(
-                f"no space group satisfies space_groups={space_groups!r}, crystal_systems={crystal_systems!r}, "
-                f"lattice_systems={lattice_systems!r}"
+                f"no space group satisfies space_groups={space_groups!r}, "
+                f"crystal_systems={crystal_systems!r}, lattice_systems={lattice_systems!r}"
             )
         self.allowed = allowed
         self.n_actions = FIRST_GROUP_ACTION + N_SPACE_GROUPS
@@ -127,13 +134,16 @@ class SpaceGroupEnv(Environment):
         """A copy restricted to ``groups`` (intersected with the current ones)."""
         return SpaceGroupEnv(space_groups=sorted(set(groups) & set(self.groups)) or "0")
 
-    def restrict(self, space_groups=None, crystal_systems=None, lattice_systems=None) -> SpaceGroupEnv:
+    def restrict(
+        self, space_groups=None, crystal_systems=None, lattice_systems=None
+    ) -> SpaceGroupEnv:
         narrower = SpaceGroupEnv(space_groups, crystal_systems, lattice_systems)
         keep = sorted(set(narrower.groups) & set(self.groups))
         if not keep:
             raise InfeasibleError(
-                f"the restriction space_groups={space_groups!r}, crystal_systems={crystal_systems!r}, "
-                f"lattice_systems={lattice_systems!r} leaves no group among the {len(self.groups)} allowed"
+                f"the restriction space_groups={space_groups!r}, "
+                f"crystal_systems={crystal_systems!r}, lattice_systems={lattice_systems!r} "
+                f"leaves no group among the {len(self.groups)} allowed"
             )
         return SpaceGroupEnv(space_groups=keep)
 
@@ -150,7 +160,11 @@ class SpaceGroupEnv(Environment):
         return state["space_group"] > 0
 
     def is_source(self, state: State) -> torch.Tensor:
-        return (state["lattice_system"] < 0) & (state["point_symmetry"] < 0) & (state["space_group"] == 0)
+        return (
+            (state["lattice_system"] < 0)
+            & (state["point_symmetry"] < 0)
+            & (state["space_group"] == 0)
+        )
 
     def _candidates(self, state: State) -> torch.Tensor:
         """Bool ``(B, 231)``: allowed groups consistent with what is set so far."""
@@ -164,8 +178,9 @@ class SpaceGroupEnv(Environment):
         device = state["space_group"].device
         candidates = self._candidates(state)
         open_ = ~self.is_done(state)
-        lattice_onehot = torch.nn.functional.one_hot(self.lattice_system_of.clamp(min=0), N_LATTICE).to(device)
-        point_onehot = torch.nn.functional.one_hot(self.point_symmetry_of.clamp(min=0), N_POINT).to(device)
+        one_hot = torch.nn.functional.one_hot
+        lattice_onehot = one_hot(self.lattice_system_of.clamp(min=0), N_LATTICE).to(device)
+        point_onehot = one_hot(self.point_symmetry_of.clamp(min=0), N_POINT).to(device)
         lattice_onehot[0] = 0
         point_onehot[0] = 0
         has_lattice = (candidates.float() @ lattice_onehot.float()) > 0
@@ -196,7 +211,9 @@ class SpaceGroupEnv(Environment):
         group = actions >= FIRST_GROUP_ACTION
         new["lattice_system"] = torch.where(lattice, actions, state["lattice_system"])
         new["point_symmetry"] = torch.where(point, actions - N_LATTICE, state["point_symmetry"])
-        new["space_group"] = torch.where(group, actions - FIRST_GROUP_ACTION + 1, state["space_group"])
+        new["space_group"] = torch.where(
+            group, actions - FIRST_GROUP_ACTION + 1, state["space_group"]
+        )
         return new
 
     def step_back(self, state: State, actions: torch.Tensor):
@@ -250,7 +267,8 @@ class SpaceGroupEnv(Environment):
         if bool(bad.any()):
             row = int(bad.nonzero()[0])
             raise ValueError(
-                f"space group {int(groups[row])} (row {row}) is not among the allowed groups {self.groups}"
+                f"space group {int(groups[row])} (row {row}) is not among the allowed groups "
+                f"{self.groups}"
             )
         state = self.source(groups.shape[0], device)
         state["lattice_system"] = self.lattice_system_of.to(device)[groups]

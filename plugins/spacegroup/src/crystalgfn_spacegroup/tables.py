@@ -87,7 +87,8 @@ class SpaceGroup:
 
 @functools.cache
 def _raw_text() -> str:
-    return resources.files(__package__).joinpath("data/spacegroups.json").read_text(encoding="utf-8")
+    path = resources.files(__package__).joinpath("data/spacegroups.json")
+    return path.read_text(encoding="utf-8")
 
 
 @functools.cache

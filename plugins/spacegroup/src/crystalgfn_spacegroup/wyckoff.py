@@ -40,7 +40,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-
 from crystalgfn.cache import cached_arrays
 
 from . import tables as tables_module
