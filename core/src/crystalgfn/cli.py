@@ -91,7 +91,7 @@ def _import_every_factory() -> list[str]:
     for registry in get_plugins().registries().values():
         for entry in registry:
             try:
-                entry.factory
+                _ = entry.factory
             except CrystalGFNError as error:
                 errors.append(str(error))
     return errors
@@ -113,11 +113,13 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from crystalgfn import run
-
     import os
 
-    checkpoint = run.train(args.config, args.out, resume=args.resume, device=args.device, steps=args.steps)
+    from crystalgfn import run
+
+    checkpoint = run.train(
+        args.config, args.out, resume=args.resume, device=args.device, steps=args.steps
+    )
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained: checkpoint {checkpoint}")
     return 0
@@ -133,7 +135,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from crystalgfn.trainer import sample_policy
 
     if args.n < 1 or args.batch_size < 1:
-        raise ConfigError(f"-n and --batch-size must be positive, got {args.n} and {args.batch_size}")
+        raise ConfigError(
+            f"-n and --batch-size must be positive, got {args.n} and {args.batch_size}"
+        )
     device = resolve_device(args.device)  # before building anything
     restrictions = restrictions_from_args(args)
     if args.run:
@@ -154,7 +158,6 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from crystalgfn.report import build_report
-
     from crystalgfn.restrictions import restrictions_from_args
 
     env = args.env
@@ -166,7 +169,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     if restrictions:
         from crystalgfn.compose import make_env
 
-        env = (make_env(env or "crystal") if env is None or isinstance(env, str) else env).restrict(**restrictions)
+        if env is None or isinstance(env, str):
+            env = make_env(env or "crystal")
+        env = env.restrict(**restrictions)
     from crystalgfn.report.evaluation import parse_evaluation_argument
 
     evaluations = [parse_evaluation_argument(text) for text in args.evaluation or []]
@@ -215,8 +220,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             if args.elements else None,
         )
     except KeyboardInterrupt:
-        print(f"\ncrystalgfn: interrupted; the rows judged so far are kept in {args.out}/rows.jsonl "
-              "— run the same command again to continue", file=sys.stderr)
+        print(
+            f"\ncrystalgfn: interrupted; the rows judged so far are kept in "
+            f"{args.out}/rows.jsonl — run the same command again to continue",
+            file=sys.stderr,
+        )
         return 130
     rates = summary["rates"]
 
@@ -259,18 +267,28 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a GFlowNet from a TOML run config")
     train.add_argument("--config", help="TOML file of names and keyword arguments")
     train.add_argument("--out", required=True, help="run directory (checkpoints, metrics)")
-    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    train.add_argument(
+        "--resume", action="store_true", help="continue the run in --out from its checkpoint"
+    )
     train.add_argument("--device", choices=["cpu", "cuda"], default=None)
-    train.add_argument("--steps", type=int, default=None, help="override the config's number of steps")
+    train.add_argument(
+        "--steps", type=int, default=None, help="override the config's number of steps"
+    )
     train.set_defaults(handler=cmd_train)
 
     sample = commands.add_parser("sample", help="sample crystals and write them as CSV")
     source = sample.add_mutually_exclusive_group()
     source.add_argument("--run", help="run directory of a trained GFlowNet")
-    source.add_argument("--policy", choices=["uniform"], help="uniform: the untrained random policy (the paper's random baseline)")
+    source.add_argument(
+        "--policy", choices=["uniform"],
+        help="uniform: the untrained random policy (the paper's random baseline)",
+    )
     sample.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
     sample.add_argument("--out", required=True, help="CSV file to write")
-    sample.add_argument("--env", default="crystal", help="environment spec for --policy uniform (default: crystal)")
+    sample.add_argument(
+        "--env", default="crystal",
+        help="environment spec for --policy uniform (default: crystal)",
+    )
     sample.add_argument("--batch-size", type=int, default=10000)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -283,8 +301,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--reference", help="reference CSV in the same format, or a Materials Project table"
     )
     source = report.add_mutually_exclusive_group()
-    source.add_argument("--env", default=None, help="environment spec whose checks to run (default: crystal)")
-    source.add_argument("--run", help="check against the environment of this training run (restrictions included)")
+    source.add_argument(
+        "--env", default=None, help="environment spec whose checks to run (default: crystal)"
+    )
+    source.add_argument(
+        "--run",
+        help="check against the environment of this training run (restrictions included)",
+    )
     add_restriction_arguments(report)
     report.add_argument("--out", required=True, help="report directory to write")
     report.add_argument("--top", type=int, default=100, help="k of top-k by reward (default 100)")

@@ -72,7 +72,9 @@ def _check_keys(table: Mapping, accepted: set[str], where: str) -> None:
         if key not in accepted:
             close = difflib.get_close_matches(key, sorted(accepted), n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ConfigError(f"unknown key {key!r} in {where}.{hint} Accepted keys: {sorted(accepted)}")
+            raise ConfigError(
+                f"unknown key {key!r} in {where}.{hint} Accepted keys: {sorted(accepted)}"
+            )
 
 
 def _table(config: Mapping, key: str, where: str = "") -> dict:
@@ -166,15 +168,21 @@ class RunConfig:
             if not isinstance(entries, list) or not entries:
                 raise ConfigError("[[objectives]] must be a non-empty array of tables")
         else:
-            entries = [{"proxy": self.raw["proxy"], "proxy_kwargs": _table(self.raw, "proxy_kwargs"),
-                        "reward": _table(self.raw, "reward")}]
+            entries = [
+                {
+                    "proxy": self.raw["proxy"],
+                    "proxy_kwargs": _table(self.raw, "proxy_kwargs"),
+                    "reward": _table(self.raw, "reward"),
+                }
+            ]
         objectives = []
         for entry in entries:
             _check_keys(entry, OBJECTIVE_KEYS, "an objective")
             reward = RewardFunction.from_config(entry.get("reward", {}))
             proxy = make_proxy(entry["proxy"], **dict(entry.get("proxy_kwargs", {})))
             check_compatible(env, proxy)
-            objectives.append(Objective(proxy=proxy, reward=reward, weight=float(entry.get("weight", 1.0))))
+            weight = float(entry.get("weight", 1.0))
+            objectives.append(Objective(proxy=proxy, reward=reward, weight=weight))
         return Reward(objectives=objectives, on_nan=self.raw.get("on_nan", "error"))
 
     def build_loss(self) -> Loss:
