@@ -31,12 +31,15 @@ from crystalgfn.lazy import lazy_exports
 _LAZY = {
     "check_compatible": "crystalgfn.builders",
     "make_loss": "crystalgfn.builders",
+    "make_policy": "crystalgfn.builders",
     "make_proxy": "crystalgfn.builders",
     "Stack": "crystalgfn.compose",
     "make_env": "crystalgfn.compose",
     "Constraint": "crystalgfn.env",
     "Environment": "crystalgfn.env",
     "Loss": "crystalgfn.loss",
+    "Policy": "crystalgfn.policy",
+    "PolicyOutput": "crystalgfn.policy",
     "get_plugins": "crystalgfn.plugins",
     "register_proxy": "crystalgfn.plugins",
     "reset_plugins": "crystalgfn.plugins",
@@ -46,11 +49,12 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs, which do not run __getattr__
-    from crystalgfn.builders import check_compatible, make_loss, make_proxy
+    from crystalgfn.builders import check_compatible, make_loss, make_policy, make_proxy
     from crystalgfn.compose import Stack, make_env
     from crystalgfn.env import Constraint, Environment
     from crystalgfn.loss import Loss
     from crystalgfn.plugins import get_plugins, register_proxy, reset_plugins, unregister_proxy
+    from crystalgfn.policy import Policy, PolicyOutput
     from crystalgfn.proxy import Proxy
     from crystalgfn.trajectories import Trajectories
 
@@ -68,6 +72,8 @@ __all__ = [
     "InfeasibleError",
     "Loss",
     "PluginLoadError",
+    "Policy",
+    "PolicyOutput",
     "Proxy",
     "RewardError",
     "Stack",
@@ -79,6 +85,7 @@ __all__ = [
     "hookimpl",
     "make_env",
     "make_loss",
+    "make_policy",
     "make_proxy",
     "register_proxy",
     "reset_plugins",

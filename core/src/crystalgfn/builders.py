@@ -1,4 +1,5 @@
-"""Building proxies and losses by registered name, and checking they fit an environment."""
+"""Building proxies, losses and policies by registered name, and checking they fit an
+environment."""
 
 from __future__ import annotations
 
@@ -38,6 +39,21 @@ def make_loss(name: str, **kwargs) -> Loss:
     return loss
 
 
+def make_policy(name: str, env: Environment, settings=None, outputs=frozenset(), **kwargs):
+    """The policy registered as ``name`` (e.g. ``"mlp"``) for ``env``, untrained, built with
+    ``kwargs`` (a run config's ``[policy_kwargs]``). ``settings`` are the run's
+    :class:`crystalgfn.trainer.TrainSettings` (default: the defaults); ``outputs`` the
+    optional :class:`crystalgfn.policy.PolicyOutput` fields the loss needs."""
+    from crystalgfn.policy import build_policy_from
+    from crystalgfn.trainer import TrainSettings
+
+    entry = get_plugins().policies.get(name)
+    settings = settings if settings is not None else TrainSettings()
+    return build_policy_from(
+        entry.factory, name, env, settings, frozenset(outputs), kwargs, entry.distribution
+    )
+
+
 def check_compatible(env: Environment, proxy: Proxy) -> None:
     """Raise :class:`IncompatibleProxyError` unless ``env`` provides every part ``proxy`` reads."""
     missing = [part for part in proxy.requires if part not in env.provides]
@@ -46,5 +62,5 @@ def check_compatible(env: Environment, proxy: Proxy) -> None:
         raise IncompatibleProxyError(
             f"proxy {proxy.name!r} reads {list(proxy.requires)}, but environment {spec!r} "
             f"provides only {list(env.provides)} (missing {missing}). Add the environments "
-            "that provide them, e.g. make_env('spacegroup+composition+lattice')."
+            "that provide them to the spec ('a+b+c'; `crystalgfn plugins` lists them)."
         )

@@ -31,7 +31,9 @@ def _plugins_report() -> dict:
                 "envs": [],
                 "proxies": [],
                 "losses": [],
+                "policies": [],
                 "constraints": [],
+                "presets": [],
                 "structure_builders": [],
                 "oracles": [],
                 "error": None,
@@ -43,6 +45,7 @@ def _plugins_report() -> dict:
         ("envs", plugins.envs),
         ("proxies", plugins.proxies),
         ("losses", plugins.losses),
+        ("policies", plugins.policies),
         ("structure_builders", plugins.structure_builders),
         ("oracles", plugins.oracles),
     ):
@@ -50,6 +53,8 @@ def _plugins_report() -> dict:
             entry_for(entry.distribution)[key].append(entry.name)
     for entry in plugins.constraints:
         entry_for(entry.distribution)["constraints"].append(entry.name)
+    for entry in plugins.presets:
+        entry_for(entry.distribution)["presets"].append(f"{entry.name}={entry.factory()}")
     for failure in plugins.failures:
         entry_for(failure.distribution)["error"] = (
             f"entry point {failure.entry_point!r} failed to load: {failure.error}"
@@ -69,7 +74,9 @@ def _print_plugins_table(report: dict) -> None:
             ("envs", "env"),
             ("proxies", "proxy"),
             ("losses", "loss"),
+            ("policies", "policy"),
             ("constraints", "constraint"),
+            ("presets", "preset"),
             ("structure_builders", "structure-builder"),
             ("oracles", "oracle"),
         ):
@@ -127,9 +134,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from crystalgfn import run
+    from crystalgfn.builders import make_policy
     from crystalgfn.compose import make_env
     from crystalgfn.devices import make_generator, resolve_device
-    from crystalgfn.policy import UniformPolicy
     from crystalgfn.restrictions import restrictions_from_args
     from crystalgfn.table import describe, write_csv
     from crystalgfn.trainer import sample_policy
@@ -149,7 +156,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if restrictions:
             env = env.restrict(**restrictions)
         generator = make_generator(args.seed, device)
-        done = sample_policy(env, UniformPolicy(env), args.n, args.batch_size, generator, device)
+        policy = make_policy(args.policy or "uniform", env).to(device)
+        done = sample_policy(env, policy, args.n, args.batch_size, generator, device)
         columns = describe(env, done)
     path = write_csv(args.out, columns)
     print(f"wrote {args.n} samples to {path}")
@@ -280,14 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     source = sample.add_mutually_exclusive_group()
     source.add_argument("--run", help="run directory of a trained GFlowNet")
     source.add_argument(
-        "--policy", choices=["uniform"],
-        help="uniform: the untrained random policy (the paper's random baseline)",
+        "--policy", metavar="NAME",
+        help="sample an untrained registered policy (see 'crystalgfn plugins'); uniform: the "
+        "random policy (the paper's random baseline, the default without --run)",
     )
     sample.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
     sample.add_argument("--out", required=True, help="CSV file to write")
     sample.add_argument(
         "--env", default="crystal",
-        help="environment spec for --policy uniform (default: crystal)",
+        help="environment spec for --policy (default: crystal)",
     )
     sample.add_argument("--batch-size", type=int, default=10000)
     sample.add_argument("--seed", type=int, default=0)

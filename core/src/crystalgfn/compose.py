@@ -19,12 +19,10 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from crystalgfn.env import Constraint, Environment
-from crystalgfn.errors import ConfigError
+from crystalgfn.errors import ConfigError, UnknownNameError
 from crystalgfn.factory import call_with_kwargs
+from crystalgfn.interfaces import check_constraint_parts
 from crystalgfn.states import State, assign, select
-
-#: Names that stand for a whole stack.
-PRESETS = {"crystal": "spacegroup+composition+lattice"}
 
 
 class Stack(Environment):
@@ -39,10 +37,21 @@ class Stack(Environment):
         if len(set(names)) != len(names):
             raise ConfigError(f"a stack cannot hold the same environment twice: {names}")
         parts = list(parts)
+        constraints = list(constraints)
+        for source, target, constraint in constraints:
+            label = f"{parts[source].name}->{parts[target].name}"
+            check_constraint_parts(constraint, label, parts[source], parts[target])
         # Later targets first, so that what a later part rules out propagates back to the
         # parts before it (e.g. lattice ranges prune space groups, which prune compositions).
-        for source, target, constraint in sorted(constraints, key=lambda c: (-c[1], -c[0])):
-            parts[source], parts[target] = constraint.prepare(parts[source], parts[target])
+        def later_first(k: int) -> tuple[int, int]:
+            return -constraints[k][1], -constraints[k][0]
+
+        for k in sorted(range(len(constraints)), key=later_first):
+            source, target, constraint = constraints[k]
+            prepared = constraint.prepare(parts[source], parts[target])
+            parts[source], parts[target] = prepared[0], prepared[1]
+            if len(prepared) == 3:  # a prepared constraint holding what it derived
+                constraints[k] = (source, target, prepared[2])
         self.parts: tuple[Environment, ...] = tuple(parts)
         self.constraints = tuple(constraints)
         self.provides = tuple(p for part in self.parts for p in part.provides)
@@ -355,11 +364,27 @@ class Stack(Environment):
 
 
 def parse_spec(name_or_spec: str) -> list[str]:
-    """Part names of a spec such as ``"spacegroup+composition+lattice"`` or a preset name."""
+    """Part names of a spec such as ``"spacegroup+composition+lattice"``; a part that names a
+    registered preset (the ``register_presets`` hook, e.g. ``"crystal"``) and no environment
+    stands for the parts of the preset's spec."""
     if not isinstance(name_or_spec, str) or not name_or_spec.strip():
         raise ConfigError(f"an environment spec must be a non-empty string, got {name_or_spec!r}")
-    spec = PRESETS.get(name_or_spec, name_or_spec)
-    names = [name.strip() for name in spec.split("+")]
+    from crystalgfn.plugins import get_plugins
+
+    plugins = get_plugins()
+    names = []
+    for name in (name.strip() for name in name_or_spec.split("+")):
+        if name and name not in plugins.envs and name in plugins.presets:
+            preset = plugins.presets.get(name).factory()
+            names += [part.strip() for part in preset.split("+")]
+        elif name and name not in plugins.envs and name not in plugins.envs.conflicts:
+            # Presets are names users write too: suggest them beside the environments.
+            raise UnknownNameError(
+                "environment", name, plugins.envs.names() + plugins.presets.names(),
+                failed_plugins=plugins.failures,
+            )
+        else:
+            names.append(name)
     if any(not name for name in names):
         raise ConfigError(f"empty part name in environment spec {name_or_spec!r}")
     return names

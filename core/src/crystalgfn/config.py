@@ -159,7 +159,9 @@ class RunConfig:
 
     def build_env(self) -> Environment:
         env = make_env(self.env_spec, **_table(self.raw, "env_kwargs"))
-        restrictions = _table(self.raw, "restrictions")
+        from crystalgfn.restrictions import from_config
+
+        restrictions = from_config(_table(self.raw, "restrictions"))
         return env.restrict(**restrictions) if restrictions else env
 
     def build_reward(self, env: Environment) -> Reward:

@@ -26,7 +26,7 @@ def load_done_states(env: Environment, path: str | os.PathLike) -> tuple[State, 
 
     values = read_crystals(path, what="training data").values
     checks = env.validity({part: values[part] for part in env.provides})
-    inside = torch.ones(values["spacegroup"].shape[0], dtype=torch.bool)
+    inside = torch.ones(next(iter(values.values())).shape[0], dtype=torch.bool)
     for passed in checks.values():
         inside &= passed.cpu()
     states = []

@@ -88,6 +88,19 @@ class Environment(ABC):
         mask = self.forward_mask(state) if forward else self.backward_mask(state)
         return compress_columns(mask)
 
+    def mask_blocks(
+        self, state: State, forward: bool = True
+    ) -> list[tuple[torch.Tensor | None, torch.Tensor, torch.Tensor]]:
+        """The forward (or backward) mask as blocks ``(rows, columns, mask)``: int64 ``rows``
+        (``None``: every row), int64 ascending ``columns`` and bool ``mask`` ``(len(rows),
+        len(columns))``; every entry of the full mask outside the blocks is False. Samplers
+        work block by block.
+
+        The default is one block of every row, from :meth:`mask_columns`; stacks split rows
+        by the part they are in, whose allowed columns differ."""
+        columns, mask = self.mask_columns(state, forward)
+        return [(None, columns, mask)]
+
     @abstractmethod
     def step(
         self, state: State, actions: torch.Tensor, params: torch.Tensor | None = None
@@ -186,13 +199,29 @@ class Constraint(ABC):
 
     Registered with the ``register_constraints`` hook and applied by stacks whose name puts
     ``source`` before ``target``.
+
+    ``source_needs`` and ``target_needs`` declare the capabilities (protocols such as
+    :class:`crystalgfn.interfaces.CountLanguageTarget`) the constraint calls on its parts;
+    the stack checks them before :meth:`prepare` and raises
+    :class:`crystalgfn.errors.IncompatibleEnvironmentError` naming what is missing.
     """
 
+    #: Protocols the source environment must fit (see :mod:`crystalgfn.interfaces`).
+    source_needs: ClassVar[tuple[type, ...]] = ()
+    #: Protocols the target environment must fit.
+    target_needs: ClassVar[tuple[type, ...]] = ()
+
     @abstractmethod
-    def prepare(self, source: Environment, target: Environment) -> tuple[Environment, Environment]:
+    def prepare(
+        self, source: Environment, target: Environment
+    ) -> tuple[Environment, Environment] | tuple[Environment, Environment, Constraint]:
         """Restricted copies of ``(source, target)`` such that every done source state leaves
         the target completable, and every target state it allows fits some source state.
-        Raises :class:`crystalgfn.errors.InfeasibleError` when nothing fits."""
+        Raises :class:`crystalgfn.errors.InfeasibleError` when nothing fits.
+
+        Must not modify ``self``, ``source`` or ``target``: a constraint that derives data
+        from the parts (e.g. lookup tables) returns a third item, a new constraint holding
+        that data, which the stack then uses in place of ``self``."""
 
     def validity(
         self,

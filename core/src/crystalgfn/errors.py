@@ -79,6 +79,11 @@ class ConfigError(CrystalGFNError, ValueError):
     """A user-supplied setting (keyword argument, config key, flag) is not accepted."""
 
 
+class IncompatibleEnvironmentError(ConfigError):
+    """Environments composed into a stack lack a capability that a cross-environment
+    constraint between them needs (see :mod:`crystalgfn.interfaces`)."""
+
+
 class InfeasibleError(CrystalGFNError, ValueError):
     """A restriction or combination of constraints admits no valid object at all."""
 

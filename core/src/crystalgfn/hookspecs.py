@@ -29,6 +29,21 @@ def register_envs(register):
     Call ``register(EnvClass)`` once per class; the registered name is ``EnvClass.name``
     (or pass ``name="..."``). The class must subclass :class:`crystalgfn.Environment`.
     The name is what users write in ``make_env("spacegroup+composition+lattice")``.
+
+    ``restrictions=[crystalgfn.restrictions.Restriction(...), ...]`` declares the
+    sampling-time restrictions the class's ``restrict`` accepts (name, kind, help): the
+    ``crystalgfn sample``/``report`` flags are built from them, without importing the class.
+    """
+
+
+@hookspec
+def register_presets(register):
+    """Register presets: names that stand for a whole stack.
+
+    Call ``register(name, spec)``, e.g. ``register("crystal", "spacegroup+composition+lattice")``;
+    then ``make_env(name)`` (and ``env = "name"`` in a run config) builds that stack. A preset
+    may also be one part of a longer spec (``"crystal+mine"``). An environment of the same
+    name wins over a preset.
     """
 
 
@@ -47,6 +62,17 @@ def register_losses(register):
 
     Call ``register(LossClass)``; the name is ``LossClass.name`` (e.g. ``"tb"``). The class
     must subclass :class:`crystalgfn.Loss`.
+    """
+
+
+@hookspec
+def register_policies(register):
+    """Register policies (networks from encoded states to action logits).
+
+    Call ``register(PolicyClass)``; the name is ``PolicyClass.name`` (e.g. ``"mlp"``), chosen
+    with ``policy = "NAME"`` in a run config (``[policy_kwargs]`` are its keyword arguments).
+    The class must subclass :class:`crystalgfn.policy.Policy`; Crystal-GFN builds it with
+    ``PolicyClass.from_settings(env, settings, outputs, **policy_kwargs)``.
     """
 
 

@@ -2,7 +2,7 @@
 
 Loading order:
 
-1. the built-in plugins of ``crystalgfn`` itself (the losses), through the same hooks a
+1. the built-in plugins of ``crystalgfn`` itself (losses, policies), through the same hooks a
    third-party package uses;
 2. every entry point of the group ``crystalgfn``, except those named in the environment
    variable ``CRYSTALGFN_BLOCK_PLUGINS`` (comma-separated entry-point or distribution names).
@@ -28,12 +28,13 @@ import pluggy
 
 from crystalgfn import hookspecs
 from crystalgfn.errors import DuplicateNameError, PluginLoadError
-from crystalgfn.registry import SESSION_DISTRIBUTION, Entry, Registry
+from crystalgfn.registry import SESSION_DISTRIBUTION, Entry, Preset, Registry
+from crystalgfn.restrictions import check_restrictions
 
 ENTRY_POINT_GROUP = "crystalgfn"
 BLOCK_ENV_VAR = "CRYSTALGFN_BLOCK_PLUGINS"
 BUILTIN_DISTRIBUTION = "crystalgfn"
-BUILTIN_MODULES = ("crystalgfn.losses",)
+BUILTIN_MODULES = ("crystalgfn.losses", "crystalgfn.policies")
 
 
 @attrs.frozen
@@ -59,15 +60,26 @@ def _registrars(plugins: Plugins, distribution: str) -> dict[str, Callable]:
 
         return register
 
+    def register_env(factory, name=None, restrictions=()):
+        checked = check_restrictions(restrictions, f"environment {name or factory!r}", distribution)
+        return plugins.envs.add(
+            factory, name, distribution=distribution, details={"restrictions": checked}
+        )
+
+    def register_preset(name, spec):
+        return plugins.presets.add(Preset(spec), name, distribution=distribution)
+
     def register_constraint(source, target, factory):
         return plugins.constraints.add(
             factory, constraint_key(source, target), distribution=distribution
         )
 
     return {
-        "register_envs": into(plugins.envs),
+        "register_envs": register_env,
+        "register_presets": register_preset,
         "register_proxies": into(plugins.proxies),
         "register_losses": into(plugins.losses),
+        "register_policies": into(plugins.policies),
         "register_structure_builders": into(plugins.structure_builders),
         "register_oracles": into(plugins.oracles),
         "register_constraints": register_constraint,
@@ -88,10 +100,13 @@ class Plugins:
     envs: Registry = attrs.field()
     proxies: Registry = attrs.field()
     losses: Registry = attrs.field()
+    policies: Registry = attrs.field()
     structure_builders: Registry = attrs.field()
     oracles: Registry = attrs.field()
     #: cross-environment constraints, named ``"source->target"`` (see :func:`constraint_key`)
     constraints: Registry = attrs.field()
+    #: names standing for a whole stack spec (``"crystal"``); each factory is a :class:`Preset`
+    presets: Registry = attrs.field()
     #: distribution name -> version, for every distribution that contributed a plugin
     versions: dict[str, str] = attrs.field(factory=dict)
 
@@ -107,6 +122,10 @@ class Plugins:
     def _losses(self):
         return Registry("loss", failures=self.failures)
 
+    @policies.default
+    def _policies(self):
+        return Registry("policy", failures=self.failures)
+
     @structure_builders.default
     def _structure_builders(self):
         return Registry("structure builder", failures=self.failures)
@@ -119,14 +138,20 @@ class Plugins:
     def _constraints(self):
         return Registry("constraint", failures=self.failures)
 
+    @presets.default
+    def _presets(self):
+        return Registry("preset", failures=self.failures)
+
     def registries(self) -> dict[str, Registry]:
         return {
             "env": self.envs,
             "proxy": self.proxies,
             "loss": self.losses,
+            "policy": self.policies,
             "structure_builder": self.structure_builders,
             "oracle": self.oracles,
             "constraint": self.constraints,
+            "preset": self.presets,
         }
 
     def constraint(self, source: str, target: str) -> Entry | None:

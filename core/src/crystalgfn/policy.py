@@ -4,16 +4,31 @@ A policy is called on a batch of encoded states ``(B, encoding_dim)`` and return
 :class:`PolicyOutput`. Raw outputs of zero mean "uniform": uniform over the allowed discrete
 actions, and the uniform density of every continuous head (an environment contract). So the
 uniform random policy — the paper's random baseline — is the policy that outputs zeros.
+
+:class:`Policy` declares everything samplers and trainers call on a policy; the built-in
+:class:`MLPPolicy` (``"mlp"``) and :class:`UniformPolicy` (``"uniform"``) register through the
+``register_policies`` hook like a third-party policy does.
 """
 
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
 
 import attrs
 import torch
 
 from crystalgfn.env import Environment
+from crystalgfn.errors import ConfigError
+from crystalgfn.factory import accepted_kwargs, call_with_kwargs
+
+if TYPE_CHECKING:
+    from crystalgfn.trainer import TrainSettings
+
+#: The optional fields of :class:`PolicyOutput`, which a policy declares in ``outputs``.
+OPTIONAL_OUTPUTS = ("backward_logits", "log_flow")
 
 
 @attrs.frozen
@@ -65,8 +80,94 @@ def distinct_rows(
     return unique, inverse
 
 
-class UniformPolicy(torch.nn.Module):
+#: ``(rows, columns)``: int64 ``rows`` (or ``None`` for every row) and int64 ``columns``.
+Block = tuple[torch.Tensor | None, torch.Tensor]
+
+
+class Policy(torch.nn.Module, ABC):
+    """Abstract base of every policy: what samplers and trainers may call.
+
+    A policy class is registered by the ``register_policies`` hook and built by
+    :meth:`from_settings` with the environment, the run's :class:`TrainSettings`, the optional
+    outputs the loss needs and the run config's ``[policy_kwargs]``.
+    """
+
+    #: Registry name, e.g. ``"mlp"``.
+    name: ClassVar[str] = ""
+
+    @abstractmethod
+    def forward(self, encoding: torch.Tensor) -> PolicyOutput:
+        """The output for a batch of encoded states ``(B, encoding_dim)``."""
+
+    @property
+    def outputs(self) -> frozenset[str]:
+        """The optional :class:`PolicyOutput` fields this policy fills in (of
+        :data:`OPTIONAL_OUTPUTS`): ``"backward_logits"`` for a learned backward policy (else
+        the backward policy is uniform over parents), ``"log_flow"`` for a state-flow head."""
+        return frozenset()
+
+    def forward_blocks(
+        self, encoding: torch.Tensor, blocks: Sequence[Block]
+    ) -> tuple[PolicyOutput, list[torch.Tensor | None]]:
+        """The output for ``encoding`` and the forward logits of each block ``(rows,
+        columns)``: ``forward(encoding).logits[rows][:, columns]``, or ``None`` for "all equal"
+        (uniform over the allowed actions). This default runs :meth:`forward` and slices;
+        override it to compute only the requested logits."""
+        output = self(encoding)
+        logits = output.logits
+        return output, [
+            (logits if rows is None else logits[rows])[:, columns] for rows, columns in blocks
+        ]
+
+    @classmethod
+    def from_settings(
+        cls,
+        env: Environment,
+        settings: TrainSettings,
+        outputs: frozenset[str] = frozenset(),
+        **kwargs,
+    ) -> Policy:
+        """The untrained policy of a run: ``cls(env, **kwargs)`` by default. ``outputs`` are
+        the optional fields the loss needs; a policy that can provide them on request should
+        override this and ask for them (see :class:`MLPPolicy`)."""
+        return call_with_kwargs("policy", cls.name or cls.__name__, cls, {"env": env, **kwargs})
+
+
+def build_policy_from(
+    factory, name: str, env: Environment, settings: TrainSettings,
+    outputs: frozenset[str], kwargs: Mapping, distribution: str = "",
+) -> Policy:
+    """Build the registered policy ``factory`` and check it provides ``outputs``."""
+    if not (isinstance(factory, type) and issubclass(factory, Policy)):
+        raise ConfigError(
+            f"policy {name!r}{f' from {distribution!r}' if distribution else ''} is "
+            f"{factory!r}, not a crystalgfn.policy.Policy subclass"
+        )
+    accepted = accepted_kwargs(factory.from_settings)
+    if accepted is not None:
+        accepted = [key for key in accepted if key not in ("env", "settings", "outputs")]
+        unknown = sorted(set(kwargs) - set(accepted))
+        if unknown:
+            raise ConfigError(
+                f"policy {name!r} does not accept {unknown}; accepted keyword arguments: "
+                f"{accepted or '(none)'}"
+            )
+    policy = factory.from_settings(env, settings, frozenset(outputs), **dict(kwargs))
+    if not isinstance(policy, Policy):
+        raise ConfigError(f"policy {name!r} built a {type(policy).__name__}, not a Policy")
+    missing = sorted(set(outputs) - set(policy.outputs))
+    if missing:
+        raise ConfigError(
+            f"policy {name!r} does not provide {missing}, which the loss needs; it provides "
+            f"{sorted(policy.outputs) or 'none of ' + str(list(OPTIONAL_OUTPUTS))}"
+        )
+    return policy
+
+
+class UniformPolicy(Policy):
     """Uniform random actions (and uniform continuous parameters): no learning involved."""
+
+    name = "uniform"
 
     def __init__(self, env: Environment):
         super().__init__()
@@ -94,7 +195,7 @@ class UniformPolicy(torch.nn.Module):
         return output, [None] * len(blocks)
 
 
-class MLPPolicy(torch.nn.Module):
+class MLPPolicy(Policy):
     """A multilayer perceptron with forward, continuous, backward and flow heads.
 
     Args:
@@ -103,7 +204,12 @@ class MLPPolicy(torch.nn.Module):
         layers: number of hidden layers.
         learn_backward: learn the backward policy (otherwise uniform over parents).
         flow_head: predict log F(s) (needed by detailed and sub-trajectory balance).
+
+    Built for a run, ``hidden``, ``layers`` and ``learn_backward`` default to the run's
+    settings of the same names, and the flow head is added when the loss needs ``log_flow``.
     """
+
+    name = "mlp"
 
     def __init__(
         self,
@@ -132,6 +238,31 @@ class MLPPolicy(torch.nn.Module):
             if head is not None:
                 torch.nn.init.zeros_(head.bias)
                 head.weight.data.mul_(0.01)
+
+    @classmethod
+    def from_settings(cls, env, settings, outputs=frozenset(), **kwargs) -> MLPPolicy:
+        unknown = sorted(set(kwargs) - {"hidden", "layers", "learn_backward"})
+        if unknown:
+            raise ConfigError(
+                f"policy 'mlp' does not accept {unknown}; accepted keyword arguments: "
+                "['hidden', 'layers', 'learn_backward']"
+            )
+        values = {
+            "hidden": settings.hidden,
+            "layers": settings.layers,
+            "learn_backward": settings.learn_backward,
+            **kwargs,
+        }
+        return cls(env, flow_head="log_flow" in outputs, **values)
+
+    @property
+    def outputs(self) -> frozenset[str]:
+        provided = []
+        if self.backward_head is not None:
+            provided.append("backward_logits")
+        if self.flow_head is not None:
+            provided.append("log_flow")
+        return frozenset(provided)
 
     def forward_blocks(
         self, encoding: torch.Tensor, blocks

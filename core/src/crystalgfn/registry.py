@@ -47,6 +47,23 @@ def resolve_reference(reference: str, *, what: str, distribution: str) -> Callab
     return target  # type: ignore[return-value]
 
 
+@attrs.frozen
+class Preset:
+    """The factory of a preset: calling it gives the stack spec the preset stands for."""
+
+    spec: str = attrs.field()
+
+    @spec.validator
+    def _check(self, attribute, value):
+        if not isinstance(value, str) or not value.strip():
+            raise PluginLoadError(
+                f"a preset must stand for a non-empty spec string such as 'a+b', got {value!r}"
+            )
+
+    def __call__(self) -> str:
+        return self.spec
+
+
 @attrs.define(eq=False)
 class Entry:
     """One registered factory and where it came from.
@@ -58,6 +75,9 @@ class Entry:
     name: str
     target: Callable | str
     distribution: str
+    #: what the registration declared beside the factory (e.g. an environment's
+    #: ``"restrictions"``), readable without importing the factory
+    details: dict = attrs.field(factory=dict)
 
     @property
     def factory(self) -> Callable:
@@ -87,7 +107,12 @@ class Registry:
     conflicts: dict[str, list[Entry]] = attrs.field(factory=dict)
 
     def add(
-        self, factory: Callable | str, name: str | None = None, *, distribution: str
+        self,
+        factory: Callable | str,
+        name: str | None = None,
+        *,
+        distribution: str,
+        details: dict | None = None,
     ) -> Entry:
         """Register ``factory`` under ``name`` (default: ``factory.name``).
 
@@ -112,7 +137,13 @@ class Registry:
                 f"cannot register {self.kind} {factory!r} from {distribution}: it has no "
                 "'name' class attribute and no name=... was given"
             )
-        entry = Entry(kind=self.kind, name=name, target=factory, distribution=distribution)
+        entry = Entry(
+            kind=self.kind,
+            name=name,
+            target=factory,
+            distribution=distribution,
+            details=dict(details or {}),
+        )
         if name in self._entries:
             # Not raised here: one conflict must not break every command (``crystalgfn
             # plugins`` included); the name is refused when it is used.

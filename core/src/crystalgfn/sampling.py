@@ -14,6 +14,7 @@ import attrs
 import torch
 
 from crystalgfn.env import Environment
+from crystalgfn.policy import Policy
 from crystalgfn.states import State, assign, concat, select
 
 NEG_INF = float("-inf")
@@ -104,32 +105,18 @@ def _mask_blocks(env: Environment, state: State, forward: bool = True):
     Columns forbidden in every row of a block are dropped: they get probability zero anyway,
     so working on the rest gives the same log-probabilities and the same sampled actions at a
     fraction of the cost (the full mask is ``(batch, 4117)`` for the crystal stack)."""
-    blocks_of = getattr(env, "mask_blocks", None)
-    if blocks_of is not None:
-        return blocks_of(state, forward)
-    columns, mask = env.mask_columns(state, forward)
-    return [(None, columns, mask)]
+    return env.mask_blocks(state, forward)
 
 
-def _block_outputs(policy: torch.nn.Module, encoding: torch.Tensor, blocks):
+def _block_outputs(policy: Policy, encoding: torch.Tensor, blocks):
     """``(PolicyOutput, [logits (len(rows), len(columns)) or None per block])``; ``None``
-    means equal logits (uniform over the allowed actions). Policies with a ``forward_blocks``
-    method compute only the requested logits; others are called on the whole batch and
-    sliced."""
-    spec = [(rows, columns) for rows, columns, _ in blocks]
-    forward_blocks = getattr(policy, "forward_blocks", None)
-    if forward_blocks is not None:
-        return forward_blocks(encoding, spec)
-    output = policy(encoding)
-    logits = output.logits
-    return output, [
-        (logits if rows is None else logits[rows])[:, columns] for rows, columns in spec
-    ]
+    means equal logits (uniform over the allowed actions); see :meth:`Policy.forward_blocks`."""
+    return policy.forward_blocks(encoding, [(rows, columns) for rows, columns, _ in blocks])
 
 
 def rollout(
     env: Environment,
-    policy: torch.nn.Module,
+    policy: Policy,
     batch_size: int,
     generator: torch.Generator | None = None,
     device: torch.device | str = "cpu",
@@ -261,12 +248,12 @@ def backward_transitions(env: Environment, done: State, generator=None) -> Trans
 
 
 def with_forward_log_probs(
-    env: Environment, policy: torch.nn.Module, transitions: Transitions
+    env: Environment, policy: Policy, transitions: Transitions
 ) -> Transitions:
     """``transitions`` with ``log_pf`` (and ``log_flow`` when the policy has a flow head) filled
     in by one batched pass of the policy over all parents; returned unchanged when a tracked
     rollout already recorded them."""
-    needs_flow = getattr(policy, "flow_head", None) is not None
+    needs_flow = "log_flow" in policy.outputs
     if transitions.log_pf is not None and (transitions.log_flow is not None or not needs_flow):
         return transitions
     actions = transitions.actions
@@ -280,13 +267,13 @@ def with_forward_log_probs(
     return attrs.evolve(transitions, log_pf=log_pf, log_flow=parent_out.log_flow)
 
 
-def log_probs(env: Environment, policy: torch.nn.Module, transitions: Transitions):
+def log_probs(env: Environment, policy: Policy, transitions: Transitions):
     """Per-transition ``(log P_F, log P_B, log F(parent))`` each ``(N,)`` (flow ``None`` when
     the policy has no flow head), differentiable in the policy's parameters. Forward
     log-probabilities recorded by a tracked rollout are reused."""
     transitions = with_forward_log_probs(env, policy, transitions)
     actions = transitions.actions
-    if getattr(policy, "backward_head", None) is not None:
+    if "backward_logits" in policy.outputs:
         backward_mask = env.backward_mask(transitions.children)
         child_out = policy(env.encode(transitions.children))
         log_pb = masked_log_softmax(child_out.backward_logits, backward_mask)

@@ -25,8 +25,8 @@ from crystalgfn.devices import DEVICES, make_generator, resolve_device
 from crystalgfn.distributed import average_gradients, gather, init_world, parameters_checksum
 from crystalgfn.env import Environment
 from crystalgfn.errors import CheckpointError, ConfigError, RewardError
-from crystalgfn.loss import Loss
-from crystalgfn.policy import MLPPolicy
+from crystalgfn.loss import Loss, TrainingBatch
+from crystalgfn.policy import Policy
 from crystalgfn.sampling import (
     Transitions,
     backward_transitions,
@@ -36,7 +36,6 @@ from crystalgfn.sampling import (
     with_forward_log_probs,
 )
 from crystalgfn.states import State, concat, select
-from crystalgfn.trajectories import Trajectories
 from crystalgfn.validation import Rule
 
 #: ``log_reward(values) -> (log R (B,), {proxy name: values (B,)})``
@@ -53,6 +52,12 @@ LR_SCHEDULES: dict[str, Callable[[float], float]] = {
 }
 
 
+def _as_table(value) -> dict:
+    if not isinstance(value, Mapping) or not all(isinstance(key, str) for key in value):
+        raise ConfigError(f"policy_kwargs must be a table of keyword arguments, got {value!r}")
+    return dict(value)
+
+
 @attrs.frozen
 class TrainSettings:
     """Hyper-parameters of a training run (all have working defaults for the crystal stack)."""
@@ -66,6 +71,12 @@ class TrainSettings:
     #: jittering at the scale of the learning rate (what an exact check of the final sampler
     #: measures). It is a function of the step alone, so resuming continues it exactly.
     lr_schedule: str = "constant"
+    #: The registered policy to train (``crystalgfn plugins`` lists them).
+    policy: str = "mlp"
+    #: Keyword arguments of the policy (``[policy_kwargs]`` in a run config).
+    policy_kwargs: Mapping = attrs.field(factory=dict, converter=_as_table, hash=False)
+    #: Width, depth and learned backward policy of the ``mlp`` policy (``[policy_kwargs]``
+    #: may override them).
     hidden: int = 256
     layers: int = 3
     learn_backward: bool = False
@@ -83,7 +94,8 @@ class TrainSettings:
 
     def __attrs_post_init__(self):
         for field in attrs.fields(type(self)):
-            SETTING_RULES[field.name].check(field.name, getattr(self, field.name))
+            if field.name in SETTING_RULES:
+                SETTING_RULES[field.name].check(field.name, getattr(self, field.name))
         if self.replay_fraction > 0 and self.replay_capacity < 1:
             raise ConfigError("replay_fraction > 0 needs replay_capacity >= 1")
 
@@ -100,6 +112,7 @@ SETTING_RULES: dict[str, Rule] = {
     "lr": Rule(float, low=0, open_low=True),
     "lr_log_z": Rule(float, low=0),
     "lr_schedule": Rule(str, choices=sorted(LR_SCHEDULES)),
+    "policy": Rule(str),
     "hidden": Rule(int, low=1),
     "layers": Rule(int, low=1),
     "learn_backward": Rule(bool),
@@ -181,25 +194,6 @@ def _join(parts: list[Transitions]) -> Transitions:
     )
 
 
-def edge_flows(env: Environment, policy, transitions: Transitions, log_reward: torch.Tensor):
-    """``(log inflow, log outflow)`` ``(N,)`` of the child of every transition, with the
-    policy's logits as log edge flows (flow matching)."""
-    children = transitions.children
-    done = env.is_done(children)
-    child_logits = policy(env.encode(children)).logits
-    outflow = torch.logsumexp(
-        child_logits.masked_fill(~env.forward_mask(children), -math.inf), dim=1
-    )
-    outflow = torch.where(done, log_reward[transitions.trajectory].to(outflow.dtype), outflow)
-    rows, actions = env.backward_mask(children).nonzero(as_tuple=True)
-    parents, _ = env.step_back(select(children, rows), actions)
-    edge = policy(env.encode(parents)).logits.gather(1, actions[:, None]).squeeze(1)
-    inflow = torch.full((children[next(iter(children))].shape[0],), -math.inf, dtype=edge.dtype)
-    inflow = inflow.scatter_reduce(0, rows, edge, reduce="amax")
-    inflow = inflow + torch.zeros_like(inflow).index_add(0, rows, (edge - inflow[rows]).exp()).log()
-    return inflow, outflow
-
-
 class Trainer:
     """Trains a policy so that it samples done states with probability ∝ reward.
 
@@ -222,12 +216,7 @@ class Trainer:
         data: State | None = None,
         data_fraction: float = 0.0,
     ):
-        if loss.discrete_only and not env.is_discrete:
-            raise ConfigError(
-                f"loss {loss.name!r} needs a discrete environment, but "
-                f"{getattr(env, 'spec', env.name)!r} has continuous actions; "
-                "use tb, db, subtb or vargrad"
-            )
+        loss.check_env(env)
         self.env, self.reward, self.loss, self.settings = env, reward, loss, settings
         self.device = resolve_device(settings.device)  # a clear error when CUDA is missing
         self.world = init_world(self.device)
@@ -352,49 +341,20 @@ class Trainer:
         log_r, _ = self.log_rewards(transitions.done)
         log_r = log_r.float()
         log_pf, log_pb, log_flow = log_probs(self.env, self.policy, transitions)
-        batch = transitions.lengths.shape[0]
-        steps = int(transitions.lengths.max())
-
-        def matrix(values: torch.Tensor, width: int = steps) -> torch.Tensor:
-            out = values.new_zeros(batch * width)
-            index = transitions.trajectory * width + transitions.step
-            return out.index_put((index,), values).reshape(batch, width)
-
-        # Steps of a trajectory are numbered 0 .. length - 1.
-        lengths = transitions.lengths
-        step_mask = torch.arange(steps, device=lengths.device)[None, :] < lengths[:, None]
-        flows = None
-        if self.loss.needs_flows:
-            flows = matrix(log_flow, steps + 1)
-            flows = flows.index_put((torch.arange(batch), transitions.lengths), log_r)
-        inflow = outflow = None
-        if self.loss.needs_edge_flows:
-            inflow_n, outflow_n = edge_flows(self.env, self.policy, transitions, log_r)
-            inflow, outflow = matrix(inflow_n), matrix(outflow_n)
-        trajectories = Trajectories(
-            log_pf=matrix(log_pf),
-            log_pb=matrix(log_pb),
+        batch = TrainingBatch(
+            env=self.env,
+            policy=self.policy,
+            transitions=transitions,
             log_reward=log_r,
-            step_mask=step_mask,
-            log_flows=flows,
-            log_inflow=inflow,
-            log_outflow=outflow,
+            log_pf=log_pf,
+            log_pb=log_pb,
+            log_flow=log_flow,
         )
-        return self.loss(trajectories), log_r
+        return self.loss.evaluate(batch), log_r
 
     def learned_log_z(self) -> float | None:
-        """The log-partition estimate: the loss's own (TB, VarGrad) or log F(source)."""
-        if self.loss.log_z is not None:
-            return float(self.loss.log_z.detach())
-        with torch.no_grad():
-            source = self.env.source(1, self.device)
-            output = self.policy(self.env.encode(source))
-            if self.loss.needs_flows:
-                return float(output.log_flow[0])
-            if self.loss.needs_edge_flows:
-                allowed = output.logits.masked_fill(~self.env.forward_mask(source), -math.inf)
-                return float(torch.logsumexp(allowed, dim=1)[0])
-        return None
+        """The loss's log-partition estimate (TB's and VarGrad's own, log F(source), ...)."""
+        return self.loss.estimate_log_z(self.env, self.policy, self.device)
 
     # -- the loop ----------------------------------------------------------------------------------
     def train(self, progress: bool = False, on_step: Callable[[dict], None] | None = None) -> None:
@@ -500,14 +460,13 @@ def _progress(step: int, total: int, metrics: dict, elapsed: float) -> None:
     sys.stderr.flush()
 
 
-def build_policy(env: Environment, settings: TrainSettings, loss: Loss) -> MLPPolicy:
-    """The (untrained) policy network a run with ``settings`` and ``loss`` trains."""
-    return MLPPolicy(
-        env,
-        hidden=settings.hidden,
-        layers=settings.layers,
-        learn_backward=settings.learn_backward,
-        flow_head=loss.needs_flows,
+def build_policy(env: Environment, settings: TrainSettings, loss: Loss) -> Policy:
+    """The (untrained) policy a run with ``settings`` and ``loss`` trains: the registered
+    ``settings.policy`` with ``settings.policy_kwargs``, providing what the loss needs."""
+    from crystalgfn.builders import make_policy
+
+    return make_policy(
+        settings.policy, env, settings, loss.policy_outputs, **settings.policy_kwargs
     )
 
 

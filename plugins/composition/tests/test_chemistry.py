@@ -169,3 +169,11 @@ def test_binary_acceptance_share():
     print(f"binary acceptance share: counts<=8: {shares[8]:.4f}, counts<=16: {shares[16]:.4f}")
     assert shares[8] == pytest.approx(0.4802, abs=5e-4)
     assert shares[16] == pytest.approx(0.3684, abs=5e-4)
+
+
+def test_package_exports_the_chemistry_names_lazily():
+    import crystalgfn_composition
+
+    assert crystalgfn_composition.__all__ == chemistry.__all__
+    for name in chemistry.__all__:
+        assert getattr(crystalgfn_composition, name) is getattr(chemistry, name)

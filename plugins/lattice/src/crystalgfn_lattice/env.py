@@ -24,6 +24,7 @@ import torch
 from crystalgfn.env import Environment
 from crystalgfn.errors import ConfigError, InfeasibleError
 from crystalgfn.geometry import volume_factor
+from crystalgfn.interfaces import LatticeSystemTarget
 from crystalgfn.states import State
 
 from crystalgfn_lattice import beta
@@ -63,7 +64,7 @@ def _finite_number(name: str, value, accepted: str) -> float:
     return float(value)
 
 
-class LatticeEnv(Environment):
+class LatticeEnv(Environment, LatticeSystemTarget):
     """Sample the lattice parameters of one lattice system per state.
 
     Args:

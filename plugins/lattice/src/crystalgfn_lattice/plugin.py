@@ -1,9 +1,17 @@
 """Registers the lattice environment with Crystal-GFN."""
 
 from crystalgfn.hookspecs import hookimpl
+from crystalgfn.restrictions import Restriction
+
+#: What ``LatticeEnv.restrict`` accepts, declared here so that the command line can offer it
+#: without importing the environment (and torch).
+RESTRICTIONS = (
+    Restriction("lengths", kind="range", help="lattice lengths a, b, c in angstrom, e.g. 10:20"),
+    Restriction("angles", kind="range", help="lattice angles in degrees, e.g. 75:135"),
+)
 
 
 @hookimpl
 def register_envs(register):
     # By reference: the module (and torch) is imported only when the environment is built.
-    register("crystalgfn_lattice.env:LatticeEnv", name="lattice")
+    register("crystalgfn_lattice.env:LatticeEnv", name="lattice", restrictions=RESTRICTIONS)

@@ -2,33 +2,12 @@
 
 The names exported here (tables, Wyckoff compatibility) need only numpy and the standard
 library; the environment and constraints (:mod:`~crystalgfn_spacegroup.env`,
-:mod:`~crystalgfn_spacegroup.constraints`) also need torch.
+:mod:`~crystalgfn_spacegroup.constraints`) also need torch. They are imported on first use,
+so that loading the plugin (``crystalgfn --help``, ``crystalgfn plugins``) does not import
+numpy.
 """
 
-from .tables import (
-    CRYSTAL_SYSTEMS,
-    LATTICE_SYSTEMS,
-    N_SPACE_GROUPS,
-    POINT_SYMMETRIES,
-    SpaceGroup,
-    WyckoffPosition,
-    all_space_groups,
-    crystal_system_of,
-    lattice_system_of,
-    point_symmetry_of,
-    space_group,
-    wyckoff_positions,
-)
-from .wyckoff import (
-    WyckoffSignature,
-    compatibility_table,
-    compatible_count_multisets,
-    is_compatible,
-    is_compatible_batch,
-    multiset_rank,
-    signature,
-    wyckoff_assignment,
-)
+from crystalgfn.lazy import lazy_exports
 
 __all__ = [
     "CRYSTAL_SYSTEMS",
@@ -52,3 +31,26 @@ __all__ = [
     "wyckoff_assignment",
     "wyckoff_positions",
 ]
+
+_TABLES = (
+    "CRYSTAL_SYSTEMS",
+    "LATTICE_SYSTEMS",
+    "N_SPACE_GROUPS",
+    "POINT_SYMMETRIES",
+    "SpaceGroup",
+    "WyckoffPosition",
+    "all_space_groups",
+    "crystal_system_of",
+    "lattice_system_of",
+    "point_symmetry_of",
+    "space_group",
+    "wyckoff_positions",
+)
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        name: "crystalgfn_spacegroup." + ("tables" if name in _TABLES else "wyckoff")
+        for name in __all__
+    },
+)

@@ -7,10 +7,11 @@
 * ``composition -> spacegroup``: the reverse order; after the composition, only groups whose
   Wyckoff positions can hold its counts remain.
 
-They talk to the other environments through documented methods only
-(``feasible_systems``/``with_systems`` of the lattice environment,
-``count_multisets``/``with_count_languages``/``with_language`` of the composition
-environment), so the plugins do not import each other.
+They talk to the other environments through the protocols of :mod:`crystalgfn.interfaces`
+only (:class:`~crystalgfn.interfaces.LatticeSystemTarget` of the lattice environment,
+:class:`~crystalgfn.interfaces.CountLanguageTarget` of the composition environment), declared
+in each constraint's ``source_needs``/``target_needs`` and checked when a stack is built, so
+the plugins do not import each other and any environment with those capabilities fits.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 from crystalgfn.env import Constraint, Environment
 from crystalgfn.errors import InfeasibleError
+from crystalgfn.interfaces import CountLanguageTarget, GroupChoiceSource, LatticeSystemTarget
 from crystalgfn.states import State
 
 from crystalgfn_spacegroup.tables import LATTICE_SYSTEMS, lattice_system_of
@@ -70,6 +72,9 @@ def wyckoff_compatible(groups: torch.Tensor, composition: torch.Tensor) -> torch
 
 
 class SpaceGroupToLattice(Constraint):
+    source_needs = (GroupChoiceSource,)
+    target_needs = (LatticeSystemTarget,)
+
     def prepare(self, source, target):
         feasible = {LATTICE_SYSTEMS[i] for i in target.feasible_systems()}
         systems = lattice_system_of()
@@ -96,6 +101,9 @@ class SpaceGroupToLattice(Constraint):
 
 
 class SpaceGroupToComposition(Constraint):
+    source_needs = (GroupChoiceSource,)
+    target_needs = (CountLanguageTarget,)
+
     def prepare(self, source, target):
         table, ranks = _feasibility_by_group(target)
         languages = {g: table[g][ranks] for g in source.groups}
@@ -117,8 +125,24 @@ class SpaceGroupToComposition(Constraint):
 
 
 class CompositionToSpaceGroup(Constraint):
+    """After the composition, only groups whose Wyckoff positions can hold its counts remain.
+
+    :meth:`prepare` returns a new, prepared constraint that holds the Wyckoff table of the
+    composition environment; the registered (unprepared) one holds nothing.
+    """
+
+    source_needs = (CountLanguageTarget,)
+    target_needs = (GroupChoiceSource,)
+
     #: Language label of "compatible with at least one allowed group".
     ANY_GROUP = 0
+
+    def __init__(
+        self, table: torch.Tensor | None = None, max_count: int = 0, width: int = 0
+    ) -> None:
+        self._table = table
+        self._max_count = max_count
+        self._width = width
 
     def prepare(self, source, target):
         table, ranks = _feasibility_by_group(source)
@@ -126,10 +150,10 @@ class CompositionToSpaceGroup(Constraint):
         source = source.with_count_languages({self.ANY_GROUP: union})
         if not source.language_feasible(self.ANY_GROUP):
             raise _no_composition_fits(len(target.groups))
-        self._table = torch.from_numpy(table.copy())
-        self._max_count = source.max_count
-        self._width = source.max_elements
-        return source, target
+        prepared = CompositionToSpaceGroup(
+            torch.from_numpy(table.copy()), source.max_count, source.max_elements
+        )
+        return source, target, prepared
 
     def validity(self, source_values, target, target_values):
         return {
@@ -139,6 +163,10 @@ class CompositionToSpaceGroup(Constraint):
         }
 
     def apply(self, source_values, target, target_state: State) -> State:
+        if self._table is None:
+            raise RuntimeError(
+                "CompositionToSpaceGroup.apply needs the constraint returned by prepare()"
+            )
         composition = source_values["composition"].round().long()
         counts = composition.sort(dim=1, descending=True).values[:, : self._width]
         ranks = torch.from_numpy(multiset_rank(counts.cpu().numpy(), self._max_count))

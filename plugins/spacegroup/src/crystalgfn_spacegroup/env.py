@@ -25,6 +25,7 @@ from collections.abc import Iterable
 import torch
 from crystalgfn.env import Environment
 from crystalgfn.errors import ConfigError, InfeasibleError
+from crystalgfn.interfaces import GroupChoiceSource
 from crystalgfn.states import State
 
 from crystalgfn_spacegroup.tables import (
@@ -85,7 +86,7 @@ def _systems(name: str, values: Iterable[str] | str, accepted: tuple[str, ...]) 
     return values
 
 
-class SpaceGroupEnv(Environment):
+class SpaceGroupEnv(Environment, GroupChoiceSource):
     """All 230 space groups, or any subset.
 
     Args:
