@@ -12,6 +12,22 @@ itself is below the smallest float.
 An optional ``min_reward`` floors R (as log R = max(log R, log min_reward)). An
 :class:`Objective` pairs a proxy with a reward function and a weight; :class:`Reward` sums the
 weighted log-rewards of several objectives (multi-objective sampling: R = Π R_i^{w_i}).
+
+Uncertainty penalty
+-------------------
+``uncertainty_penalty = κ`` (κ ≥ 0, default 0) rewards a pessimistic bound instead of the
+proxy's mean μ, using the standard deviation σ that proxies which report their uncertainty
+return (:meth:`crystalgfn.proxy.Proxy.predict_with_uncertainty`): the bound is whichever of
+μ − κσ and μ + κσ has the lower reward, so an uncertain crystal never gains:
+
+* a quantity the reward prefers low (``exponential`` with β < 0, ``power`` with p < 0):
+  μ + κσ — e.g. formation energy with R = exp(−8 E): R = exp(−8 (μ + κσ));
+* a quantity it prefers high (``exponential`` with β > 0, ``identity``, ``power`` with p > 0):
+  μ − κσ;
+* ``rbf``: the end of [μ − κσ, μ + κσ] farther from ``target``;
+* ``exponential`` with β = 0: no preference, the penalty changes nothing.
+
+κ is accepted only for proxies that report an uncertainty (``proxy.uncertainty`` is set).
 """
 
 from __future__ import annotations
@@ -75,6 +91,8 @@ class RewardFunction:
     kind: str = "exponential"
     params: Mapping[str, float] = attrs.field(factory=dict)
     min_reward: float | None = None
+    #: κ of the pessimistic bound (see the module docstring); 0 rewards the mean.
+    uncertainty_penalty: float = 0.0
 
     @classmethod
     def from_config(cls, config: Mapping, where: str = "reward") -> RewardFunction:
@@ -92,6 +110,12 @@ class RewardFunction:
         min_reward = config.pop("min_reward", None)
         if min_reward is not None and (not _is_number(min_reward) or not min_reward > 0):
             raise ConfigError(f"min_reward must be > 0 (a number), got {min_reward!r}")
+        penalty = config.pop("uncertainty_penalty", 0.0)
+        if not _is_number(penalty) or penalty < 0:
+            raise ConfigError(
+                f"{where}.uncertainty_penalty must be a finite number >= 0 (κ of the pessimistic "
+                f"bound μ ± κσ; 0 rewards the mean), got {penalty!r}"
+            )
         import inspect
 
         accepted = [p for p in inspect.signature(KINDS[kind]).parameters if p != "x"]
@@ -99,7 +123,7 @@ class RewardFunction:
         if unknown:
             raise ConfigError(
                 f"reward kind {kind!r} does not accept {unknown}; "
-                f"accepted: {accepted + ['min_reward']}"
+                f"accepted: {accepted + ['min_reward', 'uncertainty_penalty']}"
             )
         for name, value in config.items():
             if not _is_number(value):
@@ -110,10 +134,50 @@ class RewardFunction:
             raise ConfigError(f"{where}.sigma must be > 0, got {config['sigma']!r}")
         params = {name: float(value) for name, value in config.items()}
         min_reward = None if min_reward is None else float(min_reward)
-        return cls(kind=kind, params=params, min_reward=min_reward)
+        return cls(kind=kind, params=params, min_reward=min_reward,
+                   uncertainty_penalty=float(penalty))
 
-    def log_reward(self, values: torch.Tensor) -> torch.Tensor:
-        """log R ``(B,)`` (float64) of property values ``(B,)``."""
+    @property
+    def preference(self) -> int:
+        """+1 if the reward grows with the value, −1 if it falls, 0 if neither (``rbf``, or
+        β = 0): which side of μ ± κσ is the pessimistic one."""
+        if self.kind == "exponential":
+            beta = self.params.get("beta", 1.0)
+            return (beta > 0) - (beta < 0)
+        if self.kind == "identity":
+            return 1
+        if self.kind == "power":
+            exponent = self.params.get("exponent", 1.0)
+            return (exponent > 0) - (exponent < 0)
+        return 0
+
+    def pessimistic(self, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        """The bound of μ ± κσ with the lower reward (float64 ``(B,)``)."""
+        mean, shift = mean.double(), self.uncertainty_penalty * std.double()
+        if self.kind == "rbf":
+            away = torch.where(mean >= self.params.get("target", 0.0), 1.0, -1.0)
+            return mean + away.to(mean) * shift
+        return mean - self.preference * shift
+
+    def log_reward(self, values: torch.Tensor, std: torch.Tensor | None = None) -> torch.Tensor:
+        """log R ``(B,)`` (float64) of property values ``(B,)``; with ``uncertainty_penalty``
+        > 0, of the pessimistic bound of ``values`` ± κ ``std`` (``std`` is then required)."""
+        if self.uncertainty_penalty:
+            if std is None:
+                raise ConfigError(
+                    f"uncertainty_penalty = {self.uncertainty_penalty} needs the proxy's standard "
+                    "deviation (a proxy that reports its uncertainty)"
+                )
+            bound = self.pessimistic(values, std)
+            if self.kind in ("identity", "power") and bool((bound <= 0).any()):
+                row = int((bound <= 0).nonzero()[0])
+                raise RewardError(
+                    f"the pessimistic bound μ ∓ κσ of a {self.kind} reward must stay positive; "
+                    f"with uncertainty_penalty = {self.uncertainty_penalty} it is "
+                    f"{float(bound[row]):.4g} (μ = {float(values[row]):.4g}, σ = "
+                    f"{float(std[row]):.4g}). Lower uncertainty_penalty."
+                )
+            values = bound
         log_r = KINDS[self.kind](values.double(), **self.params)
         if self.min_reward is not None:
             log_r = log_r.clamp(min=math.log(self.min_reward))
@@ -127,6 +191,17 @@ class Objective:
     proxy: Proxy
     reward: RewardFunction
     weight: float = 1.0
+
+    def __attrs_post_init__(self):
+        penalty = self.reward.uncertainty_penalty
+        if penalty and getattr(self.proxy, "uncertainty", None) is None:
+            raise ConfigError(
+                f"reward.uncertainty_penalty = {penalty!r} needs a proxy that reports its "
+                f"uncertainty, but proxy {self.proxy.name!r} does not (its 'uncertainty' is "
+                "None). Accepted: uncertainty_penalty = 0 (or no key) for this proxy; a value "
+                "> 0 only with proxies that declare an uncertainty, e.g. the MLP ensembles "
+                "formation_energy and band_gap"
+            )
 
 
 @attrs.define
@@ -151,20 +226,53 @@ class Reward:
         if not self.objectives:
             raise ConfigError("a reward needs at least one objective (proxy)")
 
-    def __call__(self, values: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """``(log R (B,) float64, {proxy name: values (B,)})``."""
+    def __call__(
+        self, values: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``(log R (B,) float64, {proxy name: values (B,)})``; the values are the proxies'
+        predictions (the means of those that report an uncertainty)."""
+        log_r, predictions, _ = self.evaluate(values, all_std=False)
+        return log_r, predictions
+
+    def columns(self, values: Mapping[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, list]]:
+        """``(log R (B,), table columns)``: per proxy its values and, for a proxy that
+        reports its uncertainty, ``<name>_std`` and ``<name>_uncertain`` (1 where the std
+        exceeds the proxy's ``uncertainty.threshold``, else 0)."""
+        log_r, predictions, stds = self.evaluate(values, all_std=True)
+        columns: dict[str, list] = {}
+        for name, x in predictions.items():
+            columns[name] = x.double().tolist()
+            if name in stds:
+                std, threshold = stds[name]
+                columns[f"{name}_std"] = std.double().tolist()
+                columns[f"{name}_uncertain"] = (std > threshold).long().tolist()
+        return log_r, columns
+
+    def evaluate(self, values: Mapping[str, torch.Tensor], all_std: bool = True):
+        """``(log R, {name: mean}, {name: (std, threshold)})``. Standard deviations are
+        computed for objectives with an uncertainty penalty and, with ``all_std``, for every
+        proxy that reports an uncertainty."""
         total = None
         predictions: dict[str, torch.Tensor] = {}
+        stds: dict[str, tuple[torch.Tensor, float]] = {}
         for objective in self.objectives:
-            x = objective.proxy(values).detach()
-            predictions[objective.proxy.name] = x
-            log_r = objective.reward.log_reward(x)
+            proxy, std = objective.proxy, None
+            declared = getattr(proxy, "uncertainty", None)
+            if declared is not None and (all_std or objective.reward.uncertainty_penalty):
+                x, std = proxy.call_with_uncertainty(values)
+                x, std = x.detach(), std.detach()
+                stds[proxy.name] = (std, float(declared.threshold))
+            else:
+                x = proxy(values).detach()
+            predictions[proxy.name] = x
+            log_r = objective.reward.log_reward(x, std)
             bad = ~torch.isfinite(log_r)
             if bool(bad.any()):
                 rows = bad.nonzero().squeeze(1).tolist()
-                where = self.describe(values, rows[:3]) if self.describe else [f"row {r}" for r in rows[:3]]
+                where = (self.describe(values, rows[:3]) if self.describe
+                         else [f"row {r}" for r in rows[:3]])
                 message = (
-                    f"proxy {objective.proxy.name!r} gave a non-finite reward for {len(rows)} crystal(s), "
+                    f"proxy {proxy.name!r} gave a non-finite reward for {len(rows)} crystal(s), "
                     f"e.g. {', '.join(where)} (value {x[rows[0]].item()})"
                 )
                 if self.on_nan == "error":
@@ -175,4 +283,4 @@ class Reward:
                 log_r = torch.where(bad, torch.full_like(log_r, math.log(floor)), log_r)
             term = objective.weight * log_r
             total = term if total is None else total + term
-        return total, predictions
+        return total, predictions, stds

@@ -21,9 +21,9 @@ from crystalgfn.devices import make_generator, resolve_device
 from crystalgfn.distributed import leave_world
 from crystalgfn.env import Environment
 from crystalgfn.errors import CheckpointError, ConfigError
+from crystalgfn.rewards import Reward
 from crystalgfn.states import State
 from crystalgfn.table import describe
-from crystalgfn.rewards import Reward
 from crystalgfn.trainer import CHECKPOINT, METRICS, Trainer, build_policy, sample_policy
 
 CONFIG = "config.toml"
@@ -42,15 +42,24 @@ def build_trainer(config: RunConfig, run_dir: Path | None, **overrides) -> Train
     )
 
 
-def _describe_rows(env: Environment, values: Mapping[str, torch.Tensor], rows: list[int]) -> list[str]:
+def _describe_rows(
+    env: Environment, values: Mapping[str, torch.Tensor], rows: list[int]
+) -> list[str]:
     columns = env.describe({k: v[rows] for k, v in values.items()})
+    named = [name for name in ("formula", "space_group") if name in columns]
     return [
-        " ".join(f"{name}={columns[name][i]}" for name in ("formula", "space_group") if name in columns) or f"row {row}"
+        " ".join(f"{name}={columns[name][i]}" for name in named) or f"row {row}"
         for i, row in enumerate(rows)
     ]
 
 
-def train(config_path: str | Path, out: str | Path, resume: bool = False, progress: bool | None = None, **overrides) -> Path:
+def train(
+    config_path: str | Path,
+    out: str | Path,
+    resume: bool = False,
+    progress: bool | None = None,
+    **overrides,
+) -> Path:
     """Train from a TOML config into ``out``; with ``resume``, continue the run there.
 
     Everything is validated and built before a new run folder is made, and a new run that
@@ -64,9 +73,13 @@ def train(config_path: str | Path, out: str | Path, resume: bool = False, progre
         config = RunConfig.from_file(out / CONFIG)
     else:
         if config_path is None:
-            raise ConfigError("--config is required to start a run (only --resume reuses the run's own config)")
+            raise ConfigError(
+                "--config is required to start a run (only --resume reuses the run's own config)"
+            )
         if checkpoint.exists():
-            raise ConfigError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+            raise ConfigError(
+                f"{out} already holds a run; pass --resume to continue it or choose another --out"
+            )
         if out.exists() and not out.is_dir():
             raise ConfigError(f"--out {str(out)!r} exists and is not a directory")
         config = RunConfig.from_file(config_path)
@@ -142,7 +155,9 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedModel:
     try:
         policy.load_state_dict(payload["policy"])
     except (KeyError, RuntimeError) as error:
-        raise CheckpointError(f"checkpoint in {run_dir} does not match its config: {error}") from None
+        raise CheckpointError(
+            f"checkpoint in {run_dir} does not match its config: {error}"
+        ) from None
     policy.to(resolved).eval()
     return TrainedModel(env, reward, policy, resolved, int(payload.get("step", 0)))
 
@@ -156,16 +171,16 @@ def sample(
     device: str = "cpu",
 ) -> tuple[Environment, State, dict[str, list]]:
     """Sample ``n`` crystals from a trained run; returns the environment, the done states and
-    the table columns (description, ``reward`` and one column per proxy)."""
+    the table columns (description, ``reward``, one column per proxy and, for proxies that
+    report their uncertainty, ``<proxy>_std`` and ``<proxy>_uncertain``)."""
     model = load_run(run_dir, device=device)
     env = model.env.restrict(**restrictions) if restrictions else model.env
     generator = make_generator(seed, model.device)
     with torch.inference_mode():
         done = sample_policy(env, model.policy, n, batch_size, generator, model.device)
         columns = describe(env, done)
-        log_r, predictions = model.reward(env.values(done))
+        log_r, proxy_columns = model.reward.columns(env.values(done))
     columns["reward"] = log_r.exp().tolist()
     columns["log_reward"] = log_r.tolist()
-    for name, values in predictions.items():
-        columns[name] = values.double().tolist()
+    columns.update(proxy_columns)
     return env, done, columns

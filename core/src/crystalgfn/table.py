@@ -40,7 +40,7 @@ def describe(env: Environment, done: State) -> dict[str, list]:
 def write_csv(path: str | os.PathLike, columns: Mapping[str, list]) -> Path:
     """Write columns as CSV atomically (a temporary file renamed into place)."""
     names = list(columns)
-    rows = zip(*(columns[name] for name in names))
+    rows = zip(*(columns[name] for name in names), strict=True)  # columns of one table
     with atomic_path(path) as temporary, temporary.open("w", newline="") as stream:
         writer = csv.writer(stream)
         writer.writerow(names)

@@ -122,7 +122,35 @@ def check_proxy(proxy: Proxy, batch: Mapping[str, torch.Tensor]) -> torch.Tensor
         raise AssertionError(f"proxy {proxy.name!r} must return a float ({size},) tensor")
     if not bool(torch.isfinite(values).all()):
         raise AssertionError(f"proxy {proxy.name!r} returned non-finite values")
+    _check_uncertainty(proxy, batch, values)
     return values
+
+
+def _check_uncertainty(
+    proxy: Proxy, batch: Mapping[str, torch.Tensor], values: torch.Tensor
+) -> None:
+    """A proxy that declares an uncertainty returns ``(mean, std)`` of its values' shape, the
+    mean equal to its values and the std finite and non-negative, in its unit; a threshold
+    that is a finite number >= 0."""
+    from crystalgfn.proxy import Uncertainty
+
+    declared = getattr(proxy, "uncertainty", None)
+    if declared is None:
+        return
+    if not isinstance(declared, Uncertainty):
+        raise AssertionError(
+            f"proxy {proxy.name!r}: 'uncertainty' must be None or a crystalgfn.proxy.Uncertainty, "
+            f"got {declared!r}"
+        )
+    if not (declared.threshold >= 0 and torch.isfinite(torch.tensor(declared.threshold))):
+        raise AssertionError(f"proxy {proxy.name!r}: uncertainty threshold {declared.threshold!r}")
+    mean, std = proxy.call_with_uncertainty(batch)
+    if not torch.allclose(mean, values, rtol=1e-5, atol=1e-6):
+        raise AssertionError(
+            f"proxy {proxy.name!r}: the mean of predict_with_uncertainty differs from predict"
+        )
+    if not std.is_floating_point() or not bool((torch.isfinite(std) & (std >= 0)).all()):
+        raise AssertionError(f"proxy {proxy.name!r}: the std must be finite and >= 0")
 
 
 def check_loss(loss: Loss, batch_size: int = 8, steps: int = 5, seed: int = 0) -> torch.Tensor:

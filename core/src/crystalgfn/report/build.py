@@ -137,6 +137,7 @@ def build_report(
     }
     properties = samples.properties()
     result["properties"] = properties
+    result["uncertainty"] = m.uncertainty(samples)
     ks = sorted({min(10, top), top})
     if "reward" in samples.numeric:
         best = m.top_rows(samples, top)
@@ -152,6 +153,7 @@ def build_report(
             "n": len(best),
             "by": "reward",
             **_set_metrics(top_set, top_checks),
+            "uncertainty": m.uncertainty(top_set),
             "files": files,
         }
     else:

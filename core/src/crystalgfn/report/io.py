@@ -47,6 +47,9 @@ TEXT_COLUMNS = ("symbol", "crystal_system", "lattice_system", "point_symmetry", 
 STRUCTURE_NUMERIC = ("space_group", "n_atoms", "n_elements", *LATTICE_COLUMNS, "volume")
 #: Columns a report adds or ranks by; not material properties.
 NON_PROPERTY = ("reward", "rank", "valid")
+#: Suffixes of the uncertainty columns ``<proxy>_std`` and ``<proxy>_uncertain`` that
+#: ``crystalgfn sample`` writes next to a proxy that reports its uncertainty.
+UNCERTAINTY_SUFFIXES = ("_std", "_uncertain")
 #: Columns of the sample format, in order (``crystalgfn sample`` writes these).
 SAMPLE_COLUMNS = (
     "space_group",
@@ -127,12 +130,29 @@ class Crystals:
         return self.columns[column]
 
     def properties(self) -> list[str]:
-        """Numeric columns holding material properties (proxy values, DFT targets, density)."""
+        """Numeric columns holding material properties (proxy values, DFT targets, density);
+        not the uncertainty columns of a proxy (:meth:`uncertainty_columns`)."""
+        uncertainty = {
+            column for names in self.uncertainty_columns().values() for column in names.values()
+        }
         return [
             name
             for name in self.numeric
             if name not in STRUCTURE_NUMERIC and name not in NON_PROPERTY
+            and name not in uncertainty
         ]
+
+    def uncertainty_columns(self) -> dict[str, dict[str, str]]:
+        """``{proxy: {"std": column, "uncertain": column}}`` for each proxy column with
+        ``<proxy>_std`` or ``<proxy>_uncertain`` next to it (tables written before proxies
+        reported their uncertainty have none)."""
+        out: dict[str, dict[str, str]] = {}
+        for name in self.numeric:
+            for suffix in UNCERTAINTY_SUFFIXES:
+                proxy = name[: -len(suffix)]
+                if name.endswith(suffix) and proxy in self.numeric:
+                    out.setdefault(proxy, {})[suffix[1:]] = name
+        return out
 
     def select(self, rows: Sequence[int]) -> Crystals:
         index = torch.as_tensor(list(rows), dtype=torch.long)

@@ -12,6 +12,7 @@ from crystalgfn.env import Environment
 from crystalgfn.errors import ConfigError
 from crystalgfn.report.io import Crystals
 
+
 def _as_bool(result: dict, n: int, where: str) -> dict[str, np.ndarray]:
     out = {}
     for name, passed in result.items():
@@ -137,6 +138,32 @@ def summaries(crystals: Crystals) -> dict[str, dict]:
         for name, column in crystals.numeric.items()
         if name not in ("space_group", "rank", "valid")
     }
+
+
+def uncertainty(crystals: Crystals) -> dict[str, dict]:
+    """Per proxy that reported its uncertainty: how many rows are flagged ``uncertain``
+    (ensemble std above the proxy's threshold), of how many evaluated, and the std's median
+    and 95th percentile. Empty for tables without uncertainty columns."""
+    out = {}
+    for proxy, names in crystals.uncertainty_columns().items():
+        entry: dict = {}
+        if "uncertain" in names:
+            flags = crystals.numeric[names["uncertain"]]
+            evaluated = np.isfinite(flags)
+            count = int((flags[evaluated] > 0).sum())
+            entry.update({
+                "column": names["uncertain"],
+                "evaluated": int(evaluated.sum()),
+                "uncertain": count,
+                "share": count / int(evaluated.sum()) if evaluated.any() else None,
+            })
+        if "std" in names:
+            std = crystals.numeric[names["std"]]
+            std = std[np.isfinite(std)]
+            entry["std_median"] = float(np.median(std)) if std.size else None
+            entry["std_p95"] = float(np.percentile(std, 95)) if std.size else None
+        out[proxy] = entry
+    return out
 
 
 def compare(samples: np.ndarray, reference: np.ndarray) -> dict | None:

@@ -45,6 +45,33 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
     return "\n".join(lines)
 
 
+def uncertainty_lines(metrics: dict) -> list[str]:
+    """The report's uncertainty section: per proxy, the samples flagged uncertain."""
+    block = metrics.get("uncertainty") or {}
+    out = ["## Uncertain samples", ""]
+    if not block:
+        return out + [
+            "No uncertainty columns in the samples (no proxy reported its uncertainty, or "
+            "the table predates them).",
+            "",
+        ]
+    top = metrics["top_k"].get("uncertainty") or {}
+    for proxy, entry in block.items():
+        if "uncertain" not in entry:
+            continue
+        line = (
+            f"- `{proxy}`: **{entry['uncertain']} of {entry['evaluated']} samples uncertain** "
+            f"({_fmt(100.0 * entry['share'] if entry['share'] is not None else None)} %; "
+            f"ensemble std above the proxy's threshold)"
+        )
+        if proxy in top and "uncertain" in top[proxy]:
+            line += f", {top[proxy]['uncertain']} of {top[proxy]['evaluated']} in the top-k"
+        if entry.get("std_median") is not None:
+            line += f"; std median {_fmt(entry['std_median'])}, p95 {_fmt(entry['std_p95'])}"
+        out.append(line + ".")
+    return out + [""]
+
+
 def markdown_report(metrics: dict) -> str:
     """A human-readable summary of ``metrics`` with the plots embedded."""
     samples = metrics["samples"]
@@ -109,6 +136,7 @@ def markdown_report(metrics: dict) -> str:
     out += [markdown_table(header, rows), ""]
     if "skipped" in top:
         out += [f"Top-k metrics skipped: {top['skipped']}.", ""]
+    out += uncertainty_lines(metrics)
     out += ["## Summary statistics (samples)", ""]
     stats = ("mean", "median", "p5", "p95")
     out += [

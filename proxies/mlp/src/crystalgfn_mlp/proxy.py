@@ -10,11 +10,19 @@ A subclass names its package and the folder holding ``model.pt`` and ``metadata.
 
 Weights, normalisation statistics and metadata are read lazily (first prediction or first
 access to :attr:`metadata`) through ``importlib.resources``, so registering and listing the
-proxy costs nothing. A ``weights_path`` keyword overrides the packaged folder. ``model.pt`` holds one model
-(``state_dict``) or an ensemble (``members``), whose predictions are averaged. Prediction runs
-under ``torch.no_grad`` in chunks of ``chunk_size`` crystals (4096 keeps the
+proxy costs nothing. A ``weights_path`` keyword overrides the packaged folder. ``model.pt``
+holds one model (``state_dict``) or an ensemble: ``stacked`` (every parameter and buffer of
+the K members as one ``(K, ...)`` tensor) or ``members`` (a list of state dicts). Prediction
+runs under ``torch.no_grad`` in chunks of ``chunk_size`` crystals (4096 keeps the
 intermediates cache-sized and avoids re-faulting large allocations; see
 ``bench/bench_inference.py``).
+
+Ensembles: a member's prediction is its output, clipped at 0 for a ``nonnegative`` target;
+:meth:`MLPProxy.predict` returns the mean of the members' predictions and
+:meth:`MLPProxy.predict_with_uncertainty` returns ``(mean, std)``, the std being the standard
+deviation across members (``unbiased=False``: the spread of the K predictions), in the
+proxy's unit. ``uncertainty`` is declared when the weights hold ≥ 2 members and the
+metadata records the flag threshold (``metadata["uncertainty"]``).
 """
 
 from __future__ import annotations
@@ -27,10 +35,9 @@ from pathlib import Path
 from typing import ClassVar
 
 import torch
-
 from crystalgfn.elements import symbols
 from crystalgfn.errors import CrystalGFNError
-from crystalgfn.proxy import Proxy
+from crystalgfn.proxy import Proxy, Uncertainty
 
 from crystalgfn_mlp.features import featurize
 from crystalgfn_mlp.model import CrystalMLP
@@ -62,7 +69,8 @@ class MLPProxy(Proxy):
             return (self.weights_path / filename).read_bytes()
         if not self.weights_package:
             raise CrystalGFNError(f"{type(self).__name__} sets no weights_package")
-        return resources.files(self.weights_package).joinpath(self.weights_dir, filename).read_bytes()
+        folder = resources.files(self.weights_package).joinpath(self.weights_dir)
+        return folder.joinpath(filename).read_bytes()
 
     @property
     def metadata(self) -> dict:
@@ -82,7 +90,14 @@ class MLPProxy(Proxy):
             blob = torch.load(io.BytesIO(self._read("model.pt")), map_location="cpu",
                               weights_only=True)
             cfg = blob["config"]
-            states = blob["members"] if "members" in blob else [blob["state_dict"]]
+            if "stacked" in blob:
+                stacked = blob["stacked"]
+                count = int(next(iter(stacked.values())).shape[0])
+                states = [{k: v[i] for k, v in stacked.items()} for i in range(count)]
+            elif "members" in blob:
+                states = blob["members"]
+            else:
+                states = [blob["state_dict"]]
             members = []
             for state in states:
                 model = CrystalMLP(cfg["n_dense"], hidden=cfg["hidden"], dropout=cfg["dropout"],
@@ -98,6 +113,21 @@ class MLPProxy(Proxy):
             accepted[[z_of[s] for s in self.accepted_elements]] = True
             self._accepted = accepted.to(self.device)
         return self._model
+
+    @property
+    def members(self) -> int:
+        """Number of ensemble members in the weights (1: a single model)."""
+        return len(self._load())
+
+    @property
+    def uncertainty(self) -> Uncertainty | None:
+        """Declared for an ensemble whose metadata records the flag threshold, else None."""
+        declared = self.metadata.get("uncertainty")
+        if not declared or self.members < 2:
+            return None
+        return Uncertainty(kind="ensemble", members=self.members,
+                           threshold=float(declared["threshold"]),
+                           threshold_rule=str(declared.get("threshold_rule", "")))
 
     def to(self, device: torch.device | str) -> MLPProxy:
         self.device = torch.device(device)
@@ -123,7 +153,8 @@ class MLPProxy(Proxy):
                 f"environment to these elements.")
 
     @torch.no_grad()
-    def predict(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    def member_predictions(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Every member's predictions, ``(K, B)`` (clipped at 0 for a nonnegative target)."""
         members = self._load()
         parts = {k: batch[k].to(self.device) for k in ("spacegroup", "composition", "lattice")}
         self.check_elements(parts["composition"])
@@ -132,11 +163,20 @@ class MLPProxy(Proxy):
         for start in range(0, max(n, 1), self.chunk_size):
             chunk = {k: v[start:start + self.chunk_size] for k, v in parts.items()}
             feats = featurize(chunk)
-            out = members[0](feats)
-            for member in members[1:]:
-                out = out + member(feats)
-            outs.append(out / len(members) if len(members) > 1 else out)
-        out = torch.cat(outs)[:n]
+            outs.append(torch.stack([member(feats) for member in members]))
+        out = torch.cat(outs, dim=1)[:, :n]
         if self.metadata.get("nonnegative", False):
             out = torch.clamp(out, min=0.0)
         return out
+
+    def predict(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """The mean of the members' predictions ``(B,)``."""
+        return self.member_predictions(batch).mean(0)
+
+    def predict_with_uncertainty(
+        self, batch: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mean, std)`` across the members, ``(B,)`` each, in the proxy's unit (std 0 for a
+        single model)."""
+        values = self.member_predictions(batch)
+        return values.mean(0), values.std(0, unbiased=False)

@@ -4,7 +4,9 @@
 (data set, split, metrics), batched predictions of the right shape and type that do not depend
 on the chunk size, the recorded test MAE reproduced on a real slice, a clear error for elements
 outside the training data, empty batches, and registration through its plugin module.
-Raises ``AssertionError`` describing the first violation.
+``check_shipped_ensemble`` verifies a shipped ensemble and its uncertainty against numbers
+recomputed from the repository's own data files. Both raise ``AssertionError`` describing
+the first violation.
 """
 
 from __future__ import annotations
@@ -98,3 +100,75 @@ def check_shipped_proxy(
     )
     assert registered.names() == [proxy_class.name], registered.names()
     assert registered.get(proxy_class.name).factory is proxy_class
+
+
+def check_shipped_ensemble(
+    proxy_class: type[MLPProxy], target_column: str, validation_csv: Path, slice_csv: Path,
+    members: int = 5,
+) -> None:
+    """The shipped ensemble and its uncertainty, checked against what ships with it.
+
+    * ``model.pt`` holds ``members`` members; the metadata records, per member, its seeds,
+      training time and validation/test MAE, and the ensemble's (mean) metrics;
+    * the proxy declares its uncertainty with the recorded threshold, and the mean of
+      ``predict_with_uncertainty`` is ``predict`` and the mean of the members' predictions;
+    * recomputed from the repository's own files (``data/mp_validation.csv``: the 3,491
+      validation crystals; the test rows of ``tests/data/mp_slice.csv``), the ensemble's MAE,
+      each member's MAE, the std statistics and the number of flagged crystals equal the
+      numbers recorded when the ensemble was built, and the validation MAE and the flag
+      threshold (the 99th percentile of the std) agree with the metadata's, which were
+      computed on the full converted table.
+    """
+    from crystalgfn.proxy import Uncertainty
+    from crystalgfn.report.io import read_crystals
+
+    proxy = proxy_class()
+    meta = proxy.metadata
+    assert proxy.members == members, proxy.members
+    ensemble, recorded = meta["ensemble"], meta["uncertainty"]
+    assert len(ensemble["members"]) == members
+    seeds = {(m["init_seed"], tuple(m["bootstrap_seed"])) for m in ensemble["members"]}
+    assert len(seeds) == members  # distinct initialisations and bootstrap resamples
+    for member in ensemble["members"]:
+        assert member["train_seconds"] > 0 and member["seconds_per_epoch"] > 0
+        assert {"val_mae", "val_rmse", "test_mae", "test_rmse"} <= set(member)
+    metrics = meta["metrics"]
+    assert {"val_mae", "val_rmse", "test_mae", "test_rmse"} <= set(metrics)
+    # The ensemble is better than its average member on the (recorded) test split.
+    assert metrics["test_mae"] < metrics["member_mean_test_mae"], metrics
+    declared = proxy.uncertainty
+    assert isinstance(declared, Uncertainty) and declared.members == members
+    assert declared.threshold == recorded["threshold"] > 0
+
+    checks = meta["checks"]
+    crystals = read_crystals(validation_csv, "validation")
+    column = {"formation_energy_per_atom": "formation_energy"}.get(target_column, target_column)
+    each = proxy.member_predictions(crystals.values)
+    mean, std = proxy.call_with_uncertainty(crystals.values)
+    torch.testing.assert_close(mean, each.mean(0), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(proxy(crystals.values), mean, rtol=0, atol=0)
+    y = torch.tensor(crystals.numeric[column], dtype=torch.float32)
+    file_check = checks["validation_file"]
+    assert crystals.n == file_check["n"] == meta["split"]["sizes"]["val"]
+    mae = float((mean - y).abs().mean())
+    assert abs(mae - file_check["mae"]) < 2e-5, (mae, file_check)
+    assert abs(mae - metrics["val_mae"]) < 1e-3, (mae, metrics["val_mae"])  # rounding of the file
+    p99 = float(torch.quantile(std.double(), 0.99))
+    assert abs(p99 - file_check["std_p99"]) < 1e-5 + 1e-4 * p99, (p99, file_check)
+    assert abs(p99 - declared.threshold) < 0.02 * declared.threshold, (p99, declared.threshold)
+    flagged = int((std > declared.threshold).sum())
+    assert abs(flagged - file_check["n_flagged"]) <= 1, (flagged, file_check)
+    assert 0.005 * crystals.n <= flagged <= 0.015 * crystals.n  # about 1 % by construction
+
+    frame, batch = slice_batch(slice_csv)
+    test = torch.tensor((frame["split"] == "test").to_numpy())
+    y = torch.tensor(frame[target_column].to_numpy(), dtype=torch.float32)
+    each = proxy.member_predictions(batch)
+    mean, std = proxy.predict_with_uncertainty(batch)
+    slice_check = checks["test_slice"]
+    assert int(test.sum()) == slice_check["n_test_rows"]
+    assert abs(float((mean[test] - y[test]).abs().mean()) - slice_check["mae"]) < 2e-5
+    member_mae = [float((p[test] - y[test]).abs().mean()) for p in each]
+    pairs = zip(member_mae, slice_check["member_mae"], strict=True)
+    assert max(abs(a - b) for a, b in pairs) < 2e-5, (member_mae, slice_check)
+    assert abs(float(std[test].mean()) - slice_check["std_mean"]) < 1e-5

@@ -76,33 +76,45 @@ def prepare(table_path: str, target: str, seed: int):
     return frame, arrays, feats, y, split, masks
 
 
-def _loss(pred, y, kind):
+def _loss(pred, y, kind, weight=None):
+    """The mean loss; with ``weight`` (one per row), the weighted mean Σ w·loss / B."""
+    reduction = "mean" if weight is None else "none"
     if kind == "l1":
-        return torch.nn.functional.l1_loss(pred, y)
-    if kind == "huber":
-        return torch.nn.functional.smooth_l1_loss(pred, y, beta=0.05)
-    if kind == "mse":
-        return torch.nn.functional.mse_loss(pred, y)
-    raise ValueError(kind)
+        out = torch.nn.functional.l1_loss(pred, y, reduction=reduction)
+    elif kind == "huber":
+        out = torch.nn.functional.smooth_l1_loss(pred, y, beta=0.05, reduction=reduction)
+    elif kind == "mse":
+        out = torch.nn.functional.mse_loss(pred, y, reduction=reduction)
+    else:
+        raise ValueError(kind)
+    return out if weight is None else (out * weight).mean()
 
 
 @torch.no_grad()
 def predict(model, feats: Features, nonnegative: bool, chunk: int = 8192):
-    """Predictions of a model, or the mean of a list of ensemble members."""
+    """Predictions of a model, or the mean of a list of ensemble members (each clipped at 0
+    for a nonnegative target, as :class:`crystalgfn_mlp.MLPProxy` combines them)."""
     members = model if isinstance(model, (list, tuple)) else [model]
     outs = []
     for start in range(0, feats.dense.shape[0], chunk):
         part = feats.index(slice(start, start + chunk))
-        out = torch.stack([m.eval()(part) for m in members]).mean(0)
-        outs.append(torch.clamp(out, min=0.0) if nonnegative else out)
+        out = torch.stack([m.eval()(part) for m in members])
+        outs.append((torch.clamp(out, min=0.0) if nonnegative else out).mean(0))
     return torch.cat(outs)
 
 
 def train_model(feats: Features, y: torch.Tensor, masks, *, seed: int, hidden, epochs: int,
                 batch_size: int, lr: float, weight_decay: float, dropout: float, loss: str,
-                nonnegative: bool, log=print) -> tuple[CrystalMLP, dict]:
+                nonnegative: bool, log=print,
+                train_rows: torch.Tensor | None = None,
+                train_weights: torch.Tensor | None = None) -> tuple[CrystalMLP, dict]:
+    """Train one model (initialisation and batch order seeded by ``seed``); the epoch with
+    the best validation MAE is kept. ``train_rows`` (row indices, repeats allowed, e.g. a
+    bootstrap resample of the training split) replaces the training split's rows;
+    ``train_weights`` (one per training row, e.g. Bayesian-bootstrap weights) weights their
+    loss."""
     torch.manual_seed(seed)
-    train_idx = torch.nonzero(masks["train"]).squeeze(1)
+    train_idx = torch.nonzero(masks["train"]).squeeze(1) if train_rows is None else train_rows
     val_idx = torch.nonzero(masks["val"]).squeeze(1)
     tr = feats.index(train_idx)
     model = CrystalMLP(feats.dense.shape[1], hidden=hidden, dropout=dropout)
@@ -117,7 +129,8 @@ def train_model(feats: Features, y: torch.Tensor, masks, *, seed: int, hidden, e
     total = epochs * steps_per_epoch
     warmup = max(1, int(0.03 * total))
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+        opt, lambda s: min(1.0, (s + 1) / warmup)
+        * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     gen = torch.Generator().manual_seed(seed)
     best = (float("inf"), None, -1)
     history = []
@@ -129,12 +142,13 @@ def train_model(feats: Features, y: torch.Tensor, masks, *, seed: int, hidden, e
         for b in range(steps_per_epoch):
             idx = perm[b * batch_size:(b + 1) * batch_size]
             pred = model.forward_standardised(tr.index(idx))
-            l = _loss(pred, y_tr_std[idx], loss)
+            value = _loss(pred, y_tr_std[idx], loss,
+                          None if train_weights is None else train_weights[idx])
             opt.zero_grad(set_to_none=True)
-            l.backward()
+            value.backward()
             opt.step()
             sched.step()
-            running += float(l) * len(idx)
+            running += float(value.detach()) * len(idx)
         val_mae = float((predict(model, va, nonnegative) - y_va).abs().mean())
         history.append(round(val_mae, 5))
         if val_mae < best[0]:
@@ -143,8 +157,10 @@ def train_model(feats: Features, y: torch.Tensor, masks, *, seed: int, hidden, e
             log(f"epoch {epoch:4d} train_loss {running / len(train_idx):.4f} val_mae {val_mae:.4f} "
                 f"best {best[0]:.4f}@{best[2]} {time.perf_counter() - start:.0f}s")
     model.load_state_dict(best[1])
+    seconds = time.perf_counter() - start
     return model, {"best_epoch": best[2], "val_mae_history": history,
-                   "train_seconds": round(time.perf_counter() - start, 1)}
+                   "train_seconds": round(seconds, 1),
+                   "seconds_per_epoch": round(seconds / max(epochs, 1), 2)}
 
 
 def _sha256(path: str) -> str:
