@@ -1,13 +1,12 @@
 """The shipped proxies: listed from their own distributions, trainable offline."""
 
+import crystalgfn
 import pytest
 import torch
-
-import crystalgfn
-from crystalgfn.testing import rollout_uniform
+from crystalgfn.config import RunConfig
 from crystalgfn.plugins import get_plugins
 from crystalgfn.run import build_trainer
-from crystalgfn.config import RunConfig
+from crystalgfn.testing import rollout_uniform
 
 SHIPPED = {"density": "crystalgfn-density", "formation_energy": "crystalgfn-formation-energy",
            "band_gap": "crystalgfn-band-gap"}

@@ -181,8 +181,14 @@ def test_report_checks_a_restricted_run(tmp_path):
     assert main(["sample", "-n", "50", "--out", str(samples), *flags]) == 0
     assert main(["report", str(samples), "--out", str(tmp_path / "ok"), *flags]) == 0
     validity = json.loads((tmp_path / "ok" / "metrics.json").read_text())["validity"]
-    assert validity["within_space"] == validity["allowed_space_group"] == validity["within_ranges"] == 1.0
-    assert main(["report", str(samples), "--out", str(tmp_path / "bad"), "--elements", "Li,O", "--lengths", "12:20"]) == 0
+    assert (
+        validity["within_space"]
+        == validity["allowed_space_group"]
+        == validity["within_ranges"]
+        == 1.0
+    )
+    bad_flags = ["--elements", "Li,O", "--lengths", "12:20"]
+    assert main(["report", str(samples), "--out", str(tmp_path / "bad"), *bad_flags]) == 0
     validity = json.loads((tmp_path / "bad" / "metrics.json").read_text())["validity"]
     assert validity["within_space"] < 1.0 and validity["within_ranges"] < 1.0
 

@@ -2,10 +2,9 @@
 
 import math
 
+import crystalgfn
 import pytest
 import torch
-
-import crystalgfn
 from crystalgfn.errors import ConfigError
 from crystalgfn.rewards import Objective, Reward, RewardFunction
 
@@ -31,9 +30,11 @@ def test_exponential_is_exact_where_exp_underflows():
 
 
 def test_rbf_identity_power_and_floor():
-    assert reward([1.34, 2.34], kind="rbf", target=1.34, sigma=0.5)({})[0].tolist() == pytest.approx([0.0, -2.0])
+    rbf = reward([1.34, 2.34], kind="rbf", target=1.34, sigma=0.5)({})[0]
+    assert rbf.tolist() == pytest.approx([0.0, -2.0])
     assert reward([2.0], kind="identity")({})[0].tolist() == pytest.approx([math.log(2.0)])
-    assert reward([2.0], kind="power", exponent=3.0)({})[0].tolist() == pytest.approx([3 * math.log(2.0)])
+    power = reward([2.0], kind="power", exponent=3.0)({})[0]
+    assert power.tolist() == pytest.approx([3 * math.log(2.0)])
     floored = reward([50.0, 0.0], kind="exponential", beta=-8.0, min_reward=1e-10)({})[0]
     assert floored.tolist() == pytest.approx([math.log(1e-10), 0.0])
 
@@ -41,7 +42,11 @@ def test_rbf_identity_power_and_floor():
 def test_objectives_combine_as_a_weighted_sum_of_log_rewards():
     combined = Reward(
         [
-            Objective(Constant([1.0]), RewardFunction.from_config({"kind": "exponential", "beta": -2.0}), 0.5),
+            Objective(
+                Constant([1.0]),
+                RewardFunction.from_config({"kind": "exponential", "beta": -2.0}),
+                0.5,
+            ),
             Objective(Constant([3.0]), RewardFunction.from_config({"kind": "identity"}), 2.0),
         ]
     )
@@ -55,7 +60,9 @@ def test_nan_prediction_names_the_crystal_or_is_floored():
     bad = Reward([Objective(Constant([1.0, math.nan]), RewardFunction())], describe=describe)
     with pytest.raises(ValueError, match=r"non-finite reward for 1 crystal\(s\), e.g. crystal #1"):
         bad({})
-    floored = Reward([Objective(Constant([1.0, math.nan]), RewardFunction(min_reward=1e-6))], on_nan="floor")
+    floored = Reward(
+        [Objective(Constant([1.0, math.nan]), RewardFunction(min_reward=1e-6))], on_nan="floor"
+    )
     with pytest.warns(UserWarning, match="floored to the minimum reward"):
         log_r, _ = floored({})
     assert log_r[1].item() == pytest.approx(math.log(1e-6))

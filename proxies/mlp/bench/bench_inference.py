@@ -1,7 +1,9 @@
-"""Inference throughput of the MLP proxies (crystals per second) on random valid-looking batches.
+"""Inference throughput of the MLP proxies (crystals per second) on random valid-looking
+batches.
 
     python proxies/mlp/bench/bench_inference.py --threads 2 --batch 100000
-    python proxies/mlp/bench/bench_inference.py --proxy band_gap --weights DIR   # unpackaged weights
+    # unpackaged weights:
+    python proxies/mlp/bench/bench_inference.py --proxy band_gap --weights DIR
 
 Batches: random space groups, 1-5 elements drawn from the proxy's accepted elements with
 1-16 atoms each, lattice lengths 3-15 Å and angles 60-120°. Reports the median of ``--repeats``
@@ -26,14 +28,17 @@ def random_batch(n: int, accepted_z: list[int], seed: int = 0) -> dict[str, torc
         rows = torch.nonzero(n_el > k).flatten()
         cols = z[torch.randint(0, len(z), (len(rows),), generator=g)]
         comp[rows, cols] += torch.randint(1, 17, (len(rows),), generator=g).float()
-    lat = torch.cat([3 + 12 * torch.rand(n, 3, generator=g), 60 + 60 * torch.rand(n, 3, generator=g)], 1)
+    lengths = 3 + 12 * torch.rand(n, 3, generator=g)
+    angles = 60 + 60 * torch.rand(n, 3, generator=g)
+    lat = torch.cat([lengths, angles], 1)
     sg = torch.randint(1, 231, (n,), generator=g)
     return {"spacegroup": sg, "composition": comp, "lattice": lat}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--proxy", default="formation_energy", choices=["formation_energy", "band_gap"])
+    parser.add_argument("--proxy", default="formation_energy",
+                        choices=["formation_energy", "band_gap"])
     parser.add_argument("--weights", default=None, help="folder with model.pt/metadata.json")
     parser.add_argument("--batch", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=2)
@@ -60,8 +65,10 @@ def main() -> None:
         featurize(batch)
         feat_times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    print(f"{args.proxy}: batch {args.batch}, {args.threads} threads, chunk {args.chunk}: median {med * 1e3:.1f} ms "
-          f"-> {args.batch / med:,.0f} crystals/s (featurisation {statistics.median(feat_times) * 1e3:.1f} ms); "
+    feat_med = statistics.median(feat_times)
+    print(f"{args.proxy}: batch {args.batch}, {args.threads} threads, chunk {args.chunk}: "
+          f"median {med * 1e3:.1f} ms -> {args.batch / med:,.0f} crystals/s "
+          f"(featurisation {feat_med * 1e3:.1f} ms); "
           f"output finite: {bool(torch.isfinite(out).all())}")
 
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from crystalgfn_mlp.train import split_ids
 
 KEEP = ["material_id", "row", "spacegroup_number", "spacegroup_symbol", "crystal_system",
@@ -52,7 +51,8 @@ def main() -> None:
 
     from pymatgen.core import Structure
 
-    chosen = pd.concat([slice_.iloc[:3], slice_.iloc[3:].sample(args.n_structures - 3, random_state=0)])
+    rest = slice_.iloc[3:].sample(args.n_structures - 3, random_state=0)
+    chosen = pd.concat([slice_.iloc[:3], rest])
     with open(out / "mp_slice_structures.jsonl", "w") as handle:
         for rec in chosen.itertuples(index=False):
             with warnings.catch_warnings():

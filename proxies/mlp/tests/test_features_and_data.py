@@ -4,7 +4,6 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from crystalgfn_mlp import DENSE_NAMES, CrystalMLP, MLPProxy, UnsupportedElementError, featurize
 from crystalgfn_mlp.data import crystal_system, lattice_parameters, table_to_arrays
 from crystalgfn_mlp.features import cell_volume, to_flat
@@ -39,7 +38,7 @@ def test_featurize_nacl_values():
     batch = {"spacegroup": torch.tensor([225]), "composition": comp,
              "lattice": torch.tensor([[5.69169] * 3 + [90.0] * 3])}
     f = featurize(batch)
-    d = dict(zip(DENSE_NAMES, f.dense[0].tolist()))
+    d = dict(zip(DENSE_NAMES, f.dense[0].tolist(), strict=True))
     assert d["crystal_system_6"] == 1.0  # cubic
     assert d["n_elements"] == 2
     assert math.isclose(d["ln_atoms"], math.log(8), rel_tol=1e-6)

@@ -1,7 +1,7 @@
 """Gradient-boosting baseline on the same features and the same split as the MLP.
 
-    python -m crystalgfn_mlp.baseline --target formation_energy --table /work/cache/mp_table.csv.gz \
-        --seed 0 --out baseline_formation_energy.json
+    python -m crystalgfn_mlp.baseline --target formation_energy \
+        --table /work/cache/mp_table.csv.gz --seed 0 --out baseline_formation_energy.json
 
 Model: ``sklearn.ensemble.HistGradientBoostingRegressor`` on :func:`crystalgfn_mlp.features.to_flat`
 (the dense block, the 119 composition fractions, and the space-group number as a categorical
@@ -35,7 +35,9 @@ def main(argv=None) -> dict:
     try:
         from sklearn.ensemble import HistGradientBoostingRegressor
     except ImportError as error:  # pragma: no cover
-        raise ImportError("the baseline needs scikit-learn: pip install crystalgfn-mlp[train]") from error
+        raise ImportError(
+            "the baseline needs scikit-learn: pip install crystalgfn-mlp[train]"
+        ) from error
 
     frame, arrays, feats, y, split, masks = prepare(args.table, args.target, args.seed)
     x = to_flat(feats).numpy().astype(np.float64)
@@ -67,7 +69,8 @@ def main(argv=None) -> dict:
         "features": "to_flat: dense block + 119 composition fractions + space group (categorical)",
         "split": {"by": "material_id", "seed": args.seed,
                   "sizes": {k: int(v.sum()) for k, v in m.items()}},
-        "hyperparameters": {"learning_rate": args.learning_rate, "max_leaf_nodes": args.max_leaf_nodes,
+        "hyperparameters": {"learning_rate": args.learning_rate,
+                            "max_leaf_nodes": args.max_leaf_nodes,
                             "min_samples_leaf": 10, "l2_regularization": 1e-3,
                             "n_iter_selected_on_val": best, "max_iter": args.max_iter},
         "metrics": metrics, "fit_seconds": round(seconds, 1),

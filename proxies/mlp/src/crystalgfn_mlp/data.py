@@ -118,7 +118,7 @@ def cell_to_params(lattice, frac_coords, numbers, symprec: float = SYMPREC,
     return {
         "spacegroup": int(dataset.number),
         "spacegroup_symbol": str(dataset.international),
-        "composition": {int(z): int(c) for z, c in zip(types, counts)},
+        "composition": {int(z): int(c) for z, c in zip(types, counts, strict=True)},
         "lattice": lattice_parameters(dataset.std_lattice),
     }
 
@@ -229,7 +229,7 @@ def load_matbench(target: str, symprec: float = SYMPREC, limit: int | None = Non
     if limit is not None:
         frame = frame.iloc[:limit]
     rows = []
-    for index, (structure, value) in zip(frame.index, frame.itertuples(index=False)):
+    for index, (structure, value) in zip(frame.index, frame.itertuples(index=False), strict=True):
         try:
             row = params_to_row(structure_to_params(structure, symprec=symprec))
         except Exception:  # noqa: BLE001 - skip structures spglib cannot handle
@@ -299,7 +299,8 @@ def convert_cifs(root: str | os.PathLike, out: str | os.PathLike, workers: int =
     start = time.perf_counter()
     rows, dropped = [], []
     with mp.get_context("fork").Pool(workers, maxtasksperchild=2000) as pool:
-        for i, (result, failure) in enumerate(pool.imap_unordered(_convert_one, jobs, chunksize=64)):
+        results = pool.imap_unordered(_convert_one, jobs, chunksize=64)
+        for i, (result, failure) in enumerate(results):
             if result is not None:
                 rows.append(result)
             else:

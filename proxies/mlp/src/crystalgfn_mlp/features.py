@@ -40,7 +40,6 @@ from importlib import resources
 from typing import NamedTuple
 
 import torch
-
 from crystalgfn.elements import atomic_masses
 
 CRYSTAL_SYSTEM_LAST = (2, 15, 74, 142, 167, 194, 230)

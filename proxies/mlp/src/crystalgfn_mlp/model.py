@@ -33,7 +33,7 @@ class CrystalMLP(nn.Module):
         if layer_norm:
             layers.append(nn.LayerNorm(width))
         layers.append(nn.SiLU())
-        for w_in, w_out in zip(hidden[:-1], hidden[1:]):
+        for w_in, w_out in zip(hidden[:-1], hidden[1:], strict=True):
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             layers.append(nn.Linear(w_in, w_out))
