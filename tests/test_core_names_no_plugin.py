@@ -33,14 +33,11 @@ _PART_VOCABULARY = {
 #: environment with the members fits.
 _CAPABILITIES = {"interfaces.py": {"lattice"}}
 #: Known debt (issue 16), to be moved out of core or built from declarations:
-#: * cli.py: ``--backend`` defaults to ``pyxtal``; ``evaluate`` prints the oracle's
-#:   formation-energy median by column name;
 #: * judge/: the S.U.N. evaluation is pymatgen-specific and reads crystal columns;
-#: * report/, table.py, rewards.py, testing.py: the report and the sample table read the
-#:   first-party columns (``table.py`` recomputes density beside the density proxy); being
-#:   reworked so that reports are built from what environments and proxies declare.
+#: * report/: the report reads the first-party columns (``report/io.py`` computes density
+#:   for reference tables that lack it); being reworked so that reports are built from what
+#:   environments and proxies declare.
 _KNOWN_DEBT = {
-    "cli.py": {"formation_energy", "pyxtal"},
     "judge/evaluate.py": {"pyxtal"},
     "judge/hull.py": {"composition"},
     "judge/inputs.py": {"formation_energy"},
@@ -57,9 +54,6 @@ _KNOWN_DEBT = {
         "band_gap", "composition", "density", "formation_energy", "lattice", "spacegroup"
     },
     "report/tables.py": {"density", "lattice"},
-    "rewards.py": {"band_gap", "formation_energy"},
-    "table.py": {"composition", "density", "lattice"},
-    "testing.py": {"composition"},
 }
 ALLOWED = {**_PART_VOCABULARY, **_CAPABILITIES, **_KNOWN_DEBT}
 

@@ -45,6 +45,23 @@ def test_writing_plugins_quotes_the_whole_example():
     assert tomllib.loads(guide_toml) == tomllib.loads(example_toml)
 
 
+ENV_EXAMPLE = DOCS / "examples" / "crystalgfn-formula-units" / "crystalgfn_formula_units"
+
+
+def test_writing_an_environment_quotes_the_example_package():
+    """The code blocks of "Writing an environment" up to "Restrictions" are verbatim excerpts
+    of the example environment package (its env.py and its plugin.py hook)."""
+    guide = (DOCS / "writing-plugins.md").read_text(encoding="utf-8")
+    section = guide.split("## Writing an environment", 1)[1].split("**Restrictions.**", 1)[0]
+    blocks = re.findall(r"^```python\n(.*?)^```", section, re.S | re.M)
+    env = (ENV_EXAMPLE / "env.py").read_text(encoding="utf-8")
+    plugin = (ENV_EXAMPLE / "plugin.py").read_text(encoding="utf-8")
+    assert len(blocks) == 3, blocks
+    assert blocks[0] in env and "class FormulaUnitsEnv(Environment):" in blocks[0]
+    assert blocks[1] in env and "def forward_mask" in blocks[1]
+    assert blocks[2].strip() == plugin.split('"""', 2)[2].strip()
+
+
 def run_config_snippets() -> dict[str, str]:
     """Every TOML snippet in docs/ that is a run config (not a pyproject.toml), by place."""
     snippets = {}

@@ -171,6 +171,11 @@ def test_the_command_line_and_the_report_show_the_evaluation(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "3 inputs: built" in printed and "S.U.N." in printed
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert summary["settings"]["builder"] == "pyxtal"  # the only builder installed
+    # the medians line names every median the summary has a value for
+    [medians] = [line for line in printed.splitlines() if line.startswith("medians (")]
+    assert all((f"{name} " in medians) == (value is not None)
+               for name, value in summary["medians"].items())
     assert summary["n"] == 3
     assert main(["report", str(samples), "--out", str(tmp_path / "report"),
                  "--evaluation", f"samples={tmp_path / 'ev'}"]) == 0

@@ -116,6 +116,8 @@ def test_a_nan_from_the_proxy_stops_cleanly_keeping_the_last_step(tmp_path, caps
     error = printed.splitlines()[-1]  # after the progress lines
     assert error.startswith("crystalgfn: error: training stopped at step 6: proxy 'failing_")
     assert "non-finite reward" in error and "last good checkpoint (step 5)" in error
+    # crystals are named by the environment's discrete columns, not by cell lengths
+    assert "space_group=" in error and "formula=" in error and " a=" not in error
     kept = load_checkpoint(out / "checkpoint.pt")
     five = load_checkpoint(tmp_path / "five" / "checkpoint.pt")
     assert kept["step"] == five["step"] == 5

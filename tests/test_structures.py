@@ -59,7 +59,8 @@ def test_failures_are_recorded_with_a_reason(results):
     small, bad, incompatible, thin = results[1:5]
     assert not small.success and small.reason == cs.PLACEMENT_FAILED
     assert "8 atoms in 8.0" in small.detail
-    assert bad.reason == cs.INVALID_INPUT and "Xx" in bad.detail
+    assert bad.reason == cs.INVALID_INPUT and "unknown element 'Xx'." in bad.detail
+    assert "names:" not in bad.detail  # the headline only, not all 118 element names
     assert incompatible.reason == cs.INCOMPATIBLE and "Wyckoff" in incompatible.detail
     assert thin.reason == cs.PLACEMENT_FAILED and "periodic image" in thin.detail
     for failed in (small, bad, incompatible, thin):
@@ -154,3 +155,43 @@ def test_cli_rejects_an_unknown_backend(tmp_path, capsys):
     out = str(tmp_path / "o")
     assert main(["structures", str(samples), "--out", out, "--backend", "pyxtl"]) == 2
     assert "Did you mean 'pyxtal'" in capsys.readouterr().err
+
+
+class _OtherBuilder:
+    name = "other_builder"
+
+
+def test_cli_without_backend_uses_the_only_builder_and_refuses_to_guess(tmp_path, capsys):
+    from crystalgfn.registry import SESSION_DISTRIBUTION
+
+    samples = tmp_path / "samples.csv"
+    samples.write_text(
+        "space_group,formula,a,b,c,alpha,beta,gamma\n225,Na4Cl4,5.64,5.64,5.64,90,90,90\n"
+    )
+    assert get_plugins().structure_builders.names() == ["pyxtal"]
+    assert main(["structures", str(samples), "--out", str(tmp_path / "one")]) == 0
+    assert (tmp_path / "one" / "metrics.json").exists()
+    registry = get_plugins().structure_builders
+    registry.add(_OtherBuilder, distribution=SESSION_DISTRIBUTION)
+    try:
+        capsys.readouterr()
+        assert main(["structures", str(samples), "--out", str(tmp_path / "two")]) == 2
+        assert "several structure builders are installed (other_builder, pyxtal); choose one " \
+            "with --backend NAME" in capsys.readouterr().err
+        # evaluate refuses too, before loading any oracle, for samples that need placing
+        assert main(["evaluate", str(samples), "--out", str(tmp_path / "ev")]) == 2
+        assert "several structure builders" in capsys.readouterr().err
+        assert not (tmp_path / "two").exists() and not (tmp_path / "ev").exists()
+    finally:
+        registry.remove("other_builder")
+
+
+def test_cli_without_backend_and_no_builder_says_what_to_install(tmp_path, capsys, monkeypatch):
+    registry = get_plugins().structure_builders
+    monkeypatch.setattr(registry, "_entries", {})
+    samples = tmp_path / "samples.csv"
+    samples.write_text(
+        "space_group,formula,a,b,c,alpha,beta,gamma\n225,Na4Cl4,5.64,5.64,5.64,90,90,90\n"
+    )
+    assert main(["structures", str(samples), "--out", str(tmp_path / "o")]) == 2
+    assert "no structure builder is installed" in capsys.readouterr().err

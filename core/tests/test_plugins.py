@@ -199,3 +199,54 @@ def test_cli_version(capsys):
         main(["--version"])
     assert info.value.code == 0
     assert capsys.readouterr().out.strip() == f"crystalgfn {crystalgfn.__version__}"
+
+
+DESCRIBING_PROXY = """
+    import crystalgfn
+
+    class Mass(crystalgfn.Proxy):
+        name = "atoms_counted"
+        requires = ("composition",)
+        unit = "atoms"
+        def predict(self, batch):
+            return 10.0 * batch["composition"].sum(dim=1).double()
+
+    class Hidden(Mass):
+        name = "atoms_hidden"
+
+    @crystalgfn.hookimpl
+    def register_proxies(register):
+        register(Mass, describes=True)
+        register(Hidden)
+"""
+
+
+def test_a_proxy_registered_as_describing_gets_a_column_in_sample_tables(
+    fake_distribution, tmp_path
+):
+    import csv
+
+    fake_distribution("crystalgfn-counted", "counted_plugin", DESCRIBING_PROXY)
+    plugins = get_plugins()
+    assert plugins.proxies.get("atoms_counted").details == {"describes": True}
+    assert plugins.proxies.get("atoms_hidden").details == {"describes": False}
+    out = tmp_path / "samples.csv"
+    assert main(["sample", "--env", "composition", "-n", "6", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) == 6 and "atoms_hidden" not in rows[0]
+    assert all(float(r["atoms_counted"]) == 10 * int(r["n_atoms"]) for r in rows)
+    # an environment without the parts the proxy requires gets no such column
+    out = tmp_path / "lattices.csv"
+    assert main(["sample", "--env", "lattice", "-n", "3", "--out", str(out)]) == 0
+    header = next(csv.reader(out.open()))
+    assert "atoms_counted" not in header and "volume" in header
+
+
+def test_describes_must_be_a_bool(fake_distribution):
+    source = DESCRIBING_PROXY.replace("register(Mass, describes=True)",
+                                      "register(Mass, describes='yes')")
+    fake_distribution("crystalgfn-counted-bad", "counted_bad_plugin", source)
+    plugins = get_plugins()
+    assert "atoms_counted" not in plugins.proxies
+    [failure] = plugins.failures
+    assert "'describes' must be True or False, got 'yes'" in failure.error

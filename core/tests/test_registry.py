@@ -64,3 +64,12 @@ def test_broken_reference_names_its_distribution():
         _ = entry.factory
     message = str(info.value)
     assert "'crystalgfn-x'" in message and "ModuleNotFoundError" in message
+
+
+def test_unknown_name_headline_is_the_message_without_the_list():
+    from crystalgfn.errors import UnknownNameError
+
+    error = UnknownNameError("element", "Naa", ["Na", "O"])
+    assert error.headline == "unknown element 'Naa'. Did you mean 'Na'?"
+    assert str(error) == error.headline + " Installed element names: Na, O."
+    assert UnknownNameError("element", "Zz", ["O"]).headline == "unknown element 'Zz'."

@@ -194,16 +194,40 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_structures(args: argparse.Namespace) -> int:
+def _builder_name(requested: str | None) -> str:
+    """The structure builder to use: ``requested`` (``--backend``), else the only installed
+    one; with none or several installed and none requested, a :class:`ConfigError` says
+    which to install or choose."""
     from crystalgfn.plugins import get_plugins
 
-    registry = get_plugins().structure_builders
-    if not len(registry):
+    if requested is not None:
+        return requested
+    names = get_plugins().structure_builders.names()
+    if len(names) == 1:
+        return names[0]
+    if not names:
         raise ConfigError(
             "no structure builder is installed; install one, e.g. the first-party "
             "crystalgfn-structures (pip install -e plugins/structures)"
         )
-    builder = registry.get(args.backend).factory(
+    raise ConfigError(
+        f"several structure builders are installed ({', '.join(names)}); choose one with "
+        "--backend NAME"
+    )
+
+
+def _needs_builder(source: str) -> bool:
+    """Whether ``crystalgfn evaluate`` places atoms for ``source``: a samples CSV, not a CIF
+    file or a folder of CIF files."""
+    path = Path(source)
+    return not (path.is_dir() or path.suffix.lower() == ".cif")
+
+
+def cmd_structures(args: argparse.Namespace) -> int:
+    from crystalgfn.plugins import get_plugins
+
+    registry = get_plugins().structure_builders
+    builder = registry.get(_builder_name(args.backend)).factory(
         seed=args.seed, min_distance_scale=args.min_distance_scale, timeout=args.timeout
     )
     metrics = builder.write(args.samples, args.out, reference=args.reference, jobs=args.jobs)
@@ -219,10 +243,13 @@ def cmd_structures(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from crystalgfn.judge.evaluate import evaluate
 
+    builder = {}
+    if args.backend is not None or _needs_builder(args.input):
+        builder["builder"] = _builder_name(args.backend)
     try:
         summary = evaluate(
             args.input, args.out, oracle=args.oracle, n=args.n, jobs=args.jobs, seed=args.seed,
-            placements=args.placements, builder=args.backend, fmax=args.fmax, steps=args.steps,
+            placements=args.placements, fmax=args.fmax, steps=args.steps, **builder,
             max_seconds=args.max_seconds, device=args.device,
             elements=[s.strip() for s in args.elements.split(",") if s.strip()]
             if args.elements else None,
@@ -244,9 +271,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"stable (E_hull <= 0.1 eV/atom) {pct(rates['stable'])}, S.U.N. {pct(rates['sun'])}, "
         f"symmetry kept {pct(rates['symmetry_kept'])}"
     )
-    median = summary["medians"]["formation_energy_per_atom"]
-    if median is not None:
-        print(f"median formation energy ({summary['oracle']}): {median:.3f} eV/atom")
+    medians = [
+        f"{name} {value:.4g}" for name, value in summary["medians"].items() if value is not None
+    ]
+    if medians:
+        print(f"medians ({summary['oracle']}): {', '.join(medians)}")
     print(f"evaluation written to {args.out}/evaluation.csv (summary: {args.out}/summary.json)")
     return 0
 
@@ -335,7 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, help="directory for index.csv, cif/, metrics.json"
     )
     structures.add_argument(
-        "--backend", default="pyxtal", help="structure builder (default: pyxtal)"
+        "--backend", default=None,
+        help="structure builder (default: the only one installed; 'crystalgfn plugins' lists "
+        "them)",
     )
     structures.add_argument("--seed", type=int, default=0)
     structures.add_argument(
@@ -373,8 +404,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="independent Wyckoff placements per sample, each relaxed, the lowest energy kept "
         "(default 1)",
     )
-    evaluate.add_argument("--backend", default="pyxtal",
-                          help="structure builder for samples (default: pyxtal)")
+    evaluate.add_argument("--backend", default=None,
+                          help="structure builder for samples (default: the only one "
+                          "installed; 'crystalgfn plugins' lists them)")
     evaluate.add_argument("--fmax", type=float, default=0.1,
                           help="force convergence threshold, eV/Å (default 0.1)")
     evaluate.add_argument("--steps", type=int, default=300,

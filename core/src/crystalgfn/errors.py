@@ -42,10 +42,17 @@ class UnknownNameError(CrystalGFNError, KeyError):
         self.failed_plugins = list(failed_plugins)
         super().__init__(self._message())
 
-    def _message(self) -> str:
+    @property
+    def headline(self) -> str:
+        """The message without the list of accepted names or the failed plugins: ``unknown
+        KIND 'NAME'.`` and any did-you-mean (for messages that cannot list every name)."""
         text = f"unknown {self.kind} {self.name!r}."
         if self.suggestions:
             text += " Did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+        return text
+
+    def _message(self) -> str:
+        text = self.headline
         none = f"(none {self.listed_as.lower()})"
         listed = ", ".join(self.available) if self.available else none
         text = f"{text} {self.listed_as} {self.kind} names: {listed}."

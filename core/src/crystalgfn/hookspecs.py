@@ -52,7 +52,9 @@ def register_proxies(register):
     """Register proxy classes (property predictors that rewards are computed from).
 
     Call ``register(ProxyClass)``; the name is ``ProxyClass.name``. The class must subclass
-    :class:`crystalgfn.Proxy` and declare the state parts it reads in ``requires``.
+    :class:`crystalgfn.Proxy` and declare the state parts it reads in ``requires``. An exact
+    property of a state (not a prediction) may be registered with ``describes=True``: sample
+    tables then get its column wherever the environment provides its ``requires``.
     """
 
 

@@ -74,10 +74,20 @@ def _registrars(plugins: Plugins, distribution: str) -> dict[str, Callable]:
             factory, constraint_key(source, target), distribution=distribution
         )
 
+    def register_proxy(factory, name=None, *, describes=False):
+        if not isinstance(describes, bool):
+            raise PluginLoadError(
+                f"proxy {name or factory!r} from distribution {distribution!r}: 'describes' "
+                f"must be True or False, got {describes!r}"
+            )
+        return plugins.proxies.add(
+            factory, name, distribution=distribution, details={"describes": describes}
+        )
+
     return {
         "register_envs": register_env,
         "register_presets": register_preset,
-        "register_proxies": into(plugins.proxies),
+        "register_proxies": register_proxy,
         "register_losses": into(plugins.losses),
         "register_policies": into(plugins.policies),
         "register_structure_builders": into(plugins.structure_builders),

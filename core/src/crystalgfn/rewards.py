@@ -199,8 +199,8 @@ class Objective:
                 f"reward.uncertainty_penalty = {penalty!r} needs a proxy that reports its "
                 f"uncertainty, but proxy {self.proxy.name!r} does not (its 'uncertainty' is "
                 "None). Accepted: uncertainty_penalty = 0 (or no key) for this proxy; a value "
-                "> 0 only with proxies that declare an uncertainty, e.g. the MLP ensembles "
-                "formation_energy and band_gap"
+                "> 0 only with proxies that declare an uncertainty (e.g. ensembles; "
+                "'crystalgfn plugins' lists the installed proxies)"
             )
 
 

@@ -45,10 +45,14 @@ def build_trainer(config: RunConfig, run_dir: Path | None, **overrides) -> Train
 def _describe_rows(
     env: Environment, values: Mapping[str, torch.Tensor], rows: list[int]
 ) -> list[str]:
+    """Each row named by the environment's own discrete describe columns (text and integers,
+    e.g. a formula or a space group; floats such as cell lengths are left out)."""
     columns = env.describe({k: v[rows] for k, v in values.items()})
-    named = [name for name in ("formula", "space_group") if name in columns]
     return [
-        " ".join(f"{name}={columns[name][i]}" for name in named) or f"row {row}"
+        " ".join(
+            f"{name}={column[i]}" for name, column in columns.items()
+            if isinstance(column[i], (str, int)) and not isinstance(column[i], bool)
+        ) or f"row {row}"
         for i, row in enumerate(rows)
     ]
 

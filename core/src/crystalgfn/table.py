@@ -7,33 +7,34 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
-
 from crystalgfn.atomic import atomic_path
-from crystalgfn.elements import atomic_masses
 from crystalgfn.env import Environment
-from crystalgfn.geometry import cell_volume
 from crystalgfn.states import State
 
-#: Avogadro's number times 1e-24 (Å³ → cm³): g/mol / Å³ → g/cm³ divides by this.
-_AVOGADRO_CM3_PER_A3 = 0.602214076
 
+def describing_proxies(parts) -> list:
+    """The installed proxies registered with ``describes=True`` (exact properties of a state,
+    not predictions) that read only parts among ``parts``, built with their defaults."""
+    from crystalgfn.builders import make_proxy
+    from crystalgfn.plugins import get_plugins
 
-def density(composition: torch.Tensor, lattice: torch.Tensor, strict: bool = True) -> torch.Tensor:
-    """Density in g/cm³, float64 ``(B,)``, from atom counts ``(B, 119)`` and lattices ``(B, 6)``
-    (NaN for impossible cells unless ``strict``, which raises)."""
-    mass = composition.double() @ atomic_masses(device=composition.device)
-    return mass / (cell_volume(lattice, strict) * _AVOGADRO_CM3_PER_A3)
+    names = [
+        entry.name for entry in get_plugins().proxies if entry.details.get("describes", False)
+    ]
+    proxies = [make_proxy(name) for name in sorted(names)]
+    return [proxy for proxy in proxies if set(proxy.requires) <= set(parts)]
 
 
 def describe(env: Environment, done: State) -> dict[str, list]:
-    """Columns describing done states: the environment's own columns plus, when both a
-    composition and a lattice are present, the cell ``volume`` (Å³) and ``density`` (g/cm³)."""
+    """Columns describing done states: the environment's own columns (its
+    :meth:`~crystalgfn.env.Environment.describe`) plus one column per installed proxy that
+    declares it describes states (``register(..., describes=True)``, e.g. an exact density)
+    and reads only parts the environment provides."""
     values = env.values(done)
     columns = env.describe(values)
-    if "composition" in values and "lattice" in values:
-        columns["volume"] = cell_volume(values["lattice"]).tolist()
-        columns["density"] = density(values["composition"], values["lattice"]).tolist()
+    for proxy in describing_proxies(values):
+        if proxy.name not in columns:
+            columns[proxy.name] = proxy(values).tolist()
     return columns
 
 

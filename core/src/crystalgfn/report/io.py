@@ -21,10 +21,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from crystalgfn.elements import atomic_number, symbols
+from crystalgfn.elements import atomic_masses, atomic_number, symbols
 from crystalgfn.errors import ConfigError, UnknownNameError
 from crystalgfn.geometry import cell_volume
-from crystalgfn.table import density
+
+#: Avogadro's number times 1e-24 (Å³ → cm³): g/mol / Å³ → g/cm³ divides by this.
+_AVOGADRO_CM3_PER_A3 = 0.602214076
+
+
+def density(composition: torch.Tensor, lattice: torch.Tensor, strict: bool = True) -> torch.Tensor:
+    """Density in g/cm³, float64 ``(B,)``, from atom counts ``(B, 119)`` and lattices ``(B, 6)``
+    (NaN for impossible cells unless ``strict``, which raises), for tables (e.g. a reference
+    CSV) that lack a density column; sampled tables get theirs from the density proxy."""
+    mass = composition.double() @ atomic_masses(device=composition.device)
+    return mass / (cell_volume(lattice, strict) * _AVOGADRO_CM3_PER_A3)
+
 
 #: Columns every samples (or reference) CSV must have.
 REQUIRED_COLUMNS = (

@@ -23,7 +23,7 @@ import math
 import torch
 from crystalgfn.env import Environment
 from crystalgfn.errors import ConfigError, InfeasibleError
-from crystalgfn.geometry import volume_factor
+from crystalgfn.geometry import cell_volume, volume_factor
 from crystalgfn.interfaces import LatticeSystemTarget
 from crystalgfn.states import State
 
@@ -436,7 +436,9 @@ class LatticeEnv(Environment, LatticeSystemTarget):
     def describe(self, values) -> dict[str, list]:
         lattice = values["lattice"].double()
         names = ("a", "b", "c", "alpha", "beta", "gamma")
-        return {name: lattice[:, i].tolist() for i, name in enumerate(names)}
+        columns = {name: lattice[:, i].tolist() for i, name in enumerate(names)}
+        columns["volume"] = cell_volume(lattice).tolist()  # Å³
+        return columns
 
     def values(self, state: State) -> dict[str, torch.Tensor]:
         """``{"lattice": float64 (B, 6)}``: a, b, c (Å), α, β, γ (degrees) of done states."""

@@ -113,7 +113,7 @@ def _parse_formula(text: str) -> dict[str, int]:
     try:
         return parse_formula(text)
     except UnknownNameError as error:
-        raise ValueError(error.args[0].split(" Installed ")[0]) from None
+        raise ValueError(error.headline) from None
 
 
 def sample_from_row(row: Mapping[str, Any], number: int) -> Sample:
