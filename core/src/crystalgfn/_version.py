@@ -1,15 +1,18 @@
-"""The version of the installed ``crystalgfn`` distribution.
-
-Written only in ``core/pyproject.toml`` (``version``): this reads it from the
-installed distribution's metadata, so that the two cannot differ. Without an installed
-distribution (a bare source tree on ``sys.path``) it is ``"0+unknown"``.
-"""
+"""Versions read from installed metadata: each pyproject.toml is the one place its number is
+written, so the code and the distribution cannot disagree."""
 
 from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("crystalgfn")
-except PackageNotFoundError:  # not installed: running from a source tree
-    __version__ = "0+unknown"
 
-__all__ = ["__version__"]
+def installed_version(distribution: str) -> str:
+    """The installed version of ``distribution``; ``"0+unknown"`` when it is not installed
+    (a bare source tree on ``sys.path``). Plugins use it for their own ``__version__``."""
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+__version__ = installed_version("crystalgfn")
+
+__all__ = ["__version__", "installed_version"]

@@ -5,11 +5,8 @@ installed distribution's metadata, so that the two cannot differ. Without an ins
 distribution (a bare source tree on ``sys.path``) it is ``"0+unknown"``.
 """
 
-from importlib.metadata import PackageNotFoundError, version
+from crystalgfn._version import installed_version
 
-try:
-    __version__ = version("crystalgfn-band-gap")
-except PackageNotFoundError:  # not installed: running from a source tree
-    __version__ = "0+unknown"
+__version__ = installed_version("crystalgfn-band-gap")
 
 __all__ = ["__version__"]
