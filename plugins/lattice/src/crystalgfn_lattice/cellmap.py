@@ -150,12 +150,25 @@ class CellMap:
         angles: ``(min_angle, max_angle)`` in degrees, inside ``[δ, 180 − δ]``.
     """
 
-    def __init__(self, lengths: tuple[float, float], angles: tuple[float, float]):
+    def __init__(
+        self,
+        lengths: tuple[float, float],
+        angles: tuple[float, float],
+        triclinic_margin: float = ANGLE_MARGIN,
+        monoclinic: tuple[float, float] | None = None,
+        rhombohedral: tuple[float, float] | None = None,
+    ):
         self.lengths = (float(lengths[0]), float(lengths[1]))
         self.angles = (float(angles[0]), float(angles[1]))
         lo, hi = self.angles
-        self.triclinic = TriclinicRegion(lo, hi)
-        self.rhombohedral = (lo, min(hi, 120.0 - ANGLE_MARGIN))
+        # The three overrides narrow the angle regions of the systems with free angles (the
+        # plausibility envelope keeps near-flat cells out this way; see crystalgfn_lattice.
+        # plausible); by default they are the ranges themselves.
+        self.triclinic = TriclinicRegion(lo, hi, triclinic_margin)
+        self.monoclinic = tuple(monoclinic) if monoclinic is not None else self.angles
+        self.rhombohedral = (
+            tuple(rhombohedral) if rhombohedral is not None else (lo, min(hi, 120.0 - ANGLE_MARGIN))
+        )
         self.feasible = tuple(s for s in range(len(SPECS)) if self._possible(s))
 
     def _possible(self, system: int) -> bool:
@@ -164,6 +177,8 @@ class CellMap:
             return self.triclinic.feasible
         if system == RHOMBOHEDRAL:
             return self.rhombohedral[1] - self.rhombohedral[0] > MIN_WIDTH
+        if system == MONOCLINIC:
+            return self.monoclinic[1] - self.monoclinic[0] > MIN_WIDTH and lo <= 90.0 <= hi
         needed = [90.0] + ([120.0] if system in (TRIGONAL_HEXAGONAL, HEXAGONAL) else [])
         return all(lo <= v <= hi for v in needed)
 
@@ -173,16 +188,17 @@ class CellMap:
         if system == TRICLINIC:
             return (
                 f"no angle triple in [{lo:g}, {hi:g}] degrees satisfies the triangle inequalities "
-                f"with margin {ANGLE_MARGIN:g} (each angle < sum of the others, sum < 360)"
+                f"with margin {self.triclinic.margin:g} (each angle < sum of the others, sum < 360)"
             )
-        if system == RHOMBOHEDRAL:
-            return f"it needs alpha < {120 - ANGLE_MARGIN:g} degrees but min_angle is {lo:g}"
+        if system in (RHOMBOHEDRAL, MONOCLINIC) and lo <= 90.0 <= hi:
+            a_lo, a_hi = self.angle_interval(system)
+            return f"its free angle's interval [{a_lo:g}, {a_hi:g}] degrees is empty"
         needed = "90 and 120" if system in (TRIGONAL_HEXAGONAL, HEXAGONAL) else "90"
         return f"its fixed angles ({needed} degrees) are outside the angle range [{lo:g}, {hi:g}]"
 
     def angle_interval(self, system: int) -> tuple[float, float]:
         """Interval of the single free angle of monoclinic (β) or rhombohedral (α)."""
-        return self.rhombohedral if system == RHOMBOHEDRAL else self.angles
+        return self.rhombohedral if system == RHOMBOHEDRAL else self.monoclinic
 
     # -- maps ---------------------------------------------------------------------------------
     def to_lattice(self, system: int, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,4 +14,10 @@ RESTRICTIONS = (
 @hookimpl
 def register_envs(register):
     # By reference: the module (and torch) is imported only when the environment is built.
-    register("crystalgfn_lattice.env:LatticeEnv", name="lattice", restrictions=RESTRICTIONS)
+    register("crystalgfn_lattice.factory:lattice_env", name="lattice", restrictions=RESTRICTIONS)
+
+
+@hookimpl
+def register_constraints(register):
+    # The plausibility envelope's volume window; a no-op for the paper's lattice.
+    register("composition", "lattice", "crystalgfn_lattice.constraints:CompositionToLattice")
