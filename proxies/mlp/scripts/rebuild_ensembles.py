@@ -4,7 +4,7 @@ Development-time script (it reads ``../shared/data``, which users do not have)::
 
     nice -n 19 .venv/bin/python proxies/mlp/scripts/rebuild_ensembles.py \\
         [--shared ../shared/data] [--cache /work/cache] [--members 5] [--jobs 2] \\
-        [--targets formation_energy band_gap] [--epochs N]
+        [--targets formation_energy band_gap] [--epochs N] [--dtype float16]
 
 1. unpacks ``mp_mtcgcnn_cifs.tar.gz`` and converts it into ``CACHE/mp_table.csv.gz``
    (``python -m crystalgfn_mlp.data``), unless that table exists;
@@ -15,9 +15,10 @@ Development-time script (it reads ``../shared/data``, which users do not have)::
    a member already trained with the same recipe, resampling and table is kept (so an
    interrupted rebuild resumes);
 3. assembles each ensemble into its package's ``weights/`` folder
-   (``python -m crystalgfn_mlp.ensemble assemble``: ``model.pt``, ``metadata.json`` with
-   per-member and ensemble metrics, training times and the uncertainty threshold,
-   ``split.json``).
+   (``python -m crystalgfn_mlp.ensemble assemble``: ``model.pt``, its parameters stored as
+   ``--dtype``, float16 by default and in the shipped files, to keep each file under 5 MiB;
+   ``metadata.json`` with per-member and ensemble metrics of the stored weights, training
+   times and the uncertainty threshold; ``split.json``).
 """
 
 from __future__ import annotations
@@ -102,6 +103,9 @@ def main() -> None:
     parser.add_argument("--out", default=None,
                         help="assemble into OUT/<target> instead of the package weights")
     parser.add_argument("--uniform", type=int, default=2000)
+    parser.add_argument("--dtype", choices=["float16", "bfloat16", "float32"], default="float16",
+                        help="storage dtype of model.pt's parameters (default float16, what "
+                             "ships; inference is float32)")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT / "proxies" / "mlp" / "src"))
     from crystalgfn_mlp.ensemble import RECIPES
@@ -158,13 +162,13 @@ def main() -> None:
                    "--members", str(members_folder(cache, target, args.resample,
                                                    args.concentration)),
                    "--out", str(out),
-                   "--uniform", str(args.uniform),
+                   "--uniform", str(args.uniform), "--dtype", args.dtype,
                    "--source", f"{TARBALL} (sha256 {sha256(shared / TARBALL)}) converted with "
                                "python -m crystalgfn_mlp.data",
                    "--command", "python proxies/mlp/scripts/rebuild_ensembles.py "
                                 f"--members {args.members} --jobs {args.jobs} "
                                 f"--resample {args.resample} --concentration "
-                                f"{args.concentration:g}"
+                                f"{args.concentration:g} --dtype {args.dtype}"
                                 + (f" --epochs {args.epochs}" if args.epochs else "")]
         subprocess.run(["nice", "-n", "19", *command], check=True, env=env)
 

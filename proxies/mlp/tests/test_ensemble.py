@@ -153,3 +153,53 @@ def test_a_proxy_without_uncertainty_says_so():
     assert Plain().uncertainty is None
     with pytest.raises(ConfigError, match="'plain' reports no uncertainty"):
         Plain().call_with_uncertainty({"lattice": torch.ones(2, 6)})
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_compact_storage_is_cast_to_float32_on_load(tmp_path, dtype):
+    """Parameters stored as float16/bfloat16 (normalisation buffers as float32) load into
+    float32 members that predict in float32, close to the float32 members."""
+    from crystalgfn_mlp.ensemble import FLOAT32_BUFFERS, STORAGE_DTYPES, unstack_members
+
+    members, config = _members(3)
+    stacked = stack_members([m.state_dict() for m in members], dtype)
+    for name, tensor in stacked.items():
+        buffer = name.split(".")[-1] in FLOAT32_BUFFERS
+        expected = torch.float32 if buffer else STORAGE_DTYPES[dtype]
+        assert tensor.dtype == expected, (name, tensor.dtype)
+    assert all(v.dtype == torch.float32 for s in unstack_members(stacked) for v in s.values())
+    (tmp_path / "compact").mkdir()
+    torch.save({"config": config, "stacked": stacked, "storage_dtype": dtype},
+               tmp_path / "compact" / "model.pt")
+    (tmp_path / "compact" / "metadata.json").write_text(json.dumps(
+        {"accepted_elements": ELEMENTS, "nonnegative": False,
+         "uncertainty": {"threshold": 0.5, "threshold_rule": "a test value"}}))
+    compact = Toy(weights_path=tmp_path / "compact")
+    full = _write(tmp_path / "full", members, config)
+    batch = _batch()
+    assert compact.members == 3
+    assert all(p.dtype == torch.float32 for m in compact._load() for p in m.state_dict().values())
+    out = compact.member_predictions(batch)
+    assert out.dtype == torch.float32
+    tol = 2e-2 if dtype == "bfloat16" else 2e-3  # 8 / 11 significant bits
+    torch.testing.assert_close(out, full.member_predictions(batch), rtol=tol, atol=tol)
+    assert not torch.equal(out, full.member_predictions(batch))  # it was rounded
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_compact_storage_predicts_in_float32_on_cuda(tmp_path):
+    members, config = _members(3)
+    (tmp_path / "w").mkdir()
+    torch.save({"config": config,
+                "stacked": stack_members([m.state_dict() for m in members], "float16")},
+               tmp_path / "w" / "model.pt")
+    (tmp_path / "w" / "metadata.json").write_text(json.dumps(
+        {"accepted_elements": ELEMENTS, "nonnegative": False}))
+    cpu = Toy(weights_path=tmp_path / "w")
+    gpu = Toy(device="cuda", weights_path=tmp_path / "w")
+    batch = _batch()
+    out = gpu.member_predictions(batch)
+    assert out.device.type == "cuda" and out.dtype == torch.float32
+    assert all(p.dtype == torch.float32 and p.device.type == "cuda"
+               for m in gpu._load() for p in m.parameters())
+    torch.testing.assert_close(out.cpu(), cpu.member_predictions(batch), rtol=1e-4, atol=1e-5)

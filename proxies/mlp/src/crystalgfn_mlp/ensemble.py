@@ -18,10 +18,13 @@ in parallel processes::
 
 ``proxies/mlp/scripts/rebuild_ensembles.py`` runs all of it (conversion of the shared data
 included) with one command. ``assemble`` writes ``model.pt`` (every parameter and buffer of
-the K members stacked into one ``(K, ...)`` float32 tensor; ``weights_only`` loadable),
-``metadata.json`` (per-member and ensemble-mean MAE/RMSE on train/validation/test, training
-time per member, the uncertainty threshold and how the std behaves on held-out and
-out-of-distribution crystals, re-computable checks on shipped files) and ``split.json``.
+the K members stacked into one ``(K, ...)`` tensor, ``weights_only`` loadable: the parameters
+stored as float16 by default, ``--dtype``, to keep the file small, the normalisation
+statistics as float32; the proxy casts everything to float32 on load and predicts in
+float32), ``metadata.json`` (per-member and ensemble-mean MAE/RMSE on train/validation/test
+of the weights *as stored*, the float32 MAEs for comparison, training time per member, the
+uncertainty threshold and how the std behaves on held-out and out-of-distribution crystals,
+re-computable checks on shipped files) and ``split.json``.
 
 The flag threshold is the 99th percentile of the ensemble std (across members, in the
 target's unit) on the validation crystals: a prediction flagged ``uncertain`` is less certain
@@ -38,6 +41,7 @@ import json
 import os
 import platform
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -183,9 +187,30 @@ def _recipe(args) -> dict:
 
 
 # -- assembling ----------------------------------------------------------------------------------
-def stack_members(states: list[dict]) -> dict[str, torch.Tensor]:
-    """One ``(K, ...)`` float32 tensor per parameter/buffer name of K state dicts."""
-    return {name: torch.stack([s[name].float() for s in states]).contiguous() for name in states[0]}
+#: Storage dtypes of ``model.pt`` (``assemble --dtype``); float16 halves the file (the shipped
+#: band-gap ensemble would be 7.5 MB as float32) at a test-MAE cost recorded in the metadata.
+STORAGE_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+#: Buffers kept as float32 whatever the storage dtype: the normalisation statistics (a few
+#: hundred numbers; float16 would shift every input's standardisation by up to 3e-4).
+FLOAT32_BUFFERS = ("dense_mean", "dense_std", "target_mean", "target_std")
+
+
+def stack_members(states: list[dict], dtype: torch.dtype | str = torch.float32
+                  ) -> dict[str, torch.Tensor]:
+    """One ``(K, ...)`` tensor per parameter/buffer name of K state dicts, stored as ``dtype``
+    (a dtype or a name of :data:`STORAGE_DTYPES`; the normalisation buffers
+    :data:`FLOAT32_BUFFERS` stay float32)."""
+    dtype = STORAGE_DTYPES[dtype] if isinstance(dtype, str) else dtype
+    return {name: torch.stack([s[name].float() for s in states]).to(
+                torch.float32 if name.split(".")[-1] in FLOAT32_BUFFERS else dtype).contiguous()
+            for name in states[0]}
+
+
+def unstack_members(stacked: Mapping[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    """The K float32 state dicts of a stacked ensemble (whatever dtype it is stored in)."""
+    count = int(next(iter(stacked.values())).shape[0])
+    return [{k: v[i].float() if v.is_floating_point() else v[i] for k, v in stacked.items()}
+            for i in range(count)]
 
 
 def _load_members(folder: Path, target: str):
@@ -313,6 +338,12 @@ def cmd_assemble(args) -> dict:
     nonnegative = DEFAULTS[args.target]["nonnegative"]
     split_seed = records[0]["split_seed"]
     frame, arrays, feats, y, split, masks = prepare(args.table, args.target, split_seed)
+    # Every number below is measured on the weights as stored in model.pt (and loaded back
+    # into float32 members, as the proxy does); the float32 MAEs are recorded for comparison.
+    stacked = stack_members(states, args.dtype)
+    float32_preds = member_outputs(members, feats, nonnegative).mean(0)
+    for member, state in zip(members, unstack_members(stacked), strict=True):
+        member.load_state_dict(state)
     preds = member_outputs(members, feats, nonnegative)
     mean, std = preds.mean(0), preds.std(0, unbiased=False)
 
@@ -375,8 +406,22 @@ def cmd_assemble(args) -> dict:
         old = json.loads(previous.read_text())
         if (old["val"], old["test"]) != (split_json["val"], split_json["test"]):
             raise SystemExit(f"the split differs from the shipped {previous}")
-    torch.save({"config": config, "stacked": stack_members(states)}, out / "model.pt")
+    torch.save({"config": config, "stacked": stacked, "storage_dtype": args.dtype},
+               out / "model.pt")
     previous.write_text(json.dumps(split_json) + "\n")
+    weights = {
+        "file": "model.pt", "bytes": (out / "model.pt").stat().st_size,
+        "storage_dtype": args.dtype,
+        "float32_buffers": [k for k in stacked if k.split(".")[-1] in FLOAT32_BUFFERS],
+        "inference_dtype": "float32",
+        "parameters_per_member": sum(int(v[0].numel()) for k, v in stacked.items()
+                                     if k.split(".")[-1] not in FLOAT32_BUFFERS),
+        "note": "the metrics, checks and uncertainty are measured on these stored weights "
+                "(cast to float32); float32_metrics are those of the float32 members",
+        "float32_metrics": {f"{name}_mae": round(float(
+            (float32_preds[masks[name]] - y[masks[name]]).abs().mean()), 5)
+            for name in ("val", "test")},
+    }
     recipe = records[0]["recipe"]
     metadata = {
         "target": args.target,
@@ -401,6 +446,7 @@ def cmd_assemble(args) -> dict:
                             "bootstrap": RESAMPLING[records[0]["resample"]],
                             "bootstrap_seeds": [r["bootstrap_seed"] for r in records]},
         "metrics": metrics,
+        "weights": weights,
         "ensemble": {
             "members": per_member,
             "combine": "mean of the members' predictions (each clipped at 0 for a nonnegative "
@@ -463,6 +509,10 @@ def main(argv=None):
     assemble.add_argument("--source", default="", help="what the table was built from (recorded)")
     assemble.add_argument("--command", default="", help="the command to record (default: "
                           "the two steps)")
+    assemble.add_argument("--dtype", choices=sorted(STORAGE_DTYPES), default="float16",
+                          help="storage dtype of model.pt's parameters (default float16, what "
+                               "ships; the normalisation buffers stay float32, inference is "
+                               "float32)")
     assemble.add_argument("--threads", type=int, default=1)
     assemble.set_defaults(handler=cmd_assemble)
     args = parser.parse_args(argv)

@@ -12,7 +12,10 @@ Weights, normalisation statistics and metadata are read lazily (first prediction
 access to :attr:`metadata`) through ``importlib.resources``, so registering and listing the
 proxy costs nothing. A ``weights_path`` keyword overrides the packaged folder. ``model.pt``
 holds one model (``state_dict``) or an ensemble: ``stacked`` (every parameter and buffer of
-the K members as one ``(K, ...)`` tensor) or ``members`` (a list of state dicts). Prediction
+the K members as one ``(K, ...)`` tensor) or ``members`` (a list of state dicts). Tensors may
+be stored as float16 or bfloat16 (the shipped ensembles' parameters are float16, to keep the
+files small); they are cast to float32 on load, and the members predict in float32 on the
+proxy's ``device``. Prediction
 runs under ``torch.no_grad`` in chunks of ``chunk_size`` crystals (4096 keeps the
 intermediates cache-sized and avoids re-faulting large allocations; see
 ``bench/bench_inference.py``).
@@ -98,6 +101,9 @@ class MLPProxy(Proxy):
                 states = blob["members"]
             else:
                 states = [blob["state_dict"]]
+            # Stored as float16/bfloat16 to keep the file small: computed in float32.
+            states = [{k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+                      for state in states]
             members = []
             for state in states:
                 model = CrystalMLP(cfg["n_dense"], hidden=cfg["hidden"], dropout=cfg["dropout"],

@@ -12,6 +12,7 @@ the first violation.
 from __future__ import annotations
 
 import importlib
+import io
 from pathlib import Path
 
 import torch
@@ -108,8 +109,11 @@ def check_shipped_ensemble(
 ) -> None:
     """The shipped ensemble and its uncertainty, checked against what ships with it.
 
-    * ``model.pt`` holds ``members`` members; the metadata records, per member, its seeds,
-      training time and validation/test MAE, and the ensemble's (mean) metrics;
+    * ``model.pt`` holds ``members`` members, is under 5 MiB (the repository's and the
+      wheels' limit) and loads with ``weights_only=True``; its size and storage dtype are the
+      metadata's (``weights``), and the members are float32 whatever the storage dtype;
+      the metadata records, per member, its seeds, training time and validation/test MAE,
+      and the ensemble's (mean) metrics;
     * the proxy declares its uncertainty with the recorded threshold, and the mean of
       ``predict_with_uncertainty`` is ``predict`` and the mean of the members' predictions;
     * recomputed from the repository's own files (``data/mp_validation.csv``: the 3,491
@@ -125,6 +129,18 @@ def check_shipped_ensemble(
     proxy = proxy_class()
     meta = proxy.metadata
     assert proxy.members == members, proxy.members
+    raw = proxy._read("model.pt")
+    assert len(raw) < 5 * 1024 * 1024, f"model.pt is {len(raw) / 2**20:.2f} MiB, over 5 MiB"
+    blob = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    stored = meta["weights"]
+    assert stored["bytes"] == len(raw) and blob["storage_dtype"] == stored["storage_dtype"]
+    assert {str(t.dtype).removeprefix("torch.") for t in blob["stacked"].values()} == (
+        {stored["storage_dtype"], "float32"} if stored["float32_buffers"]
+        else {stored["storage_dtype"]})
+    assert all(t.dtype == torch.float32 for m in proxy._load() for t in m.state_dict().values())
+    for split in ("val", "test"):  # the compact storage costs at most 1e-3 of MAE
+        assert abs(meta["metrics"][f"{split}_mae"] - stored["float32_metrics"][f"{split}_mae"]
+                   ) <= 1e-3, (split, meta["metrics"], stored)
     ensemble, recorded = meta["ensemble"], meta["uncertainty"]
     assert len(ensemble["members"]) == members
     seeds = {(m["init_seed"], tuple(m["bootstrap_seed"])) for m in ensemble["members"]}
