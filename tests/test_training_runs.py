@@ -157,9 +157,12 @@ def test_training_from_a_data_set_of_crystals(tmp_path):
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in CONFIGS.glob("*.toml")))
+@pytest.mark.parametrize(
+    "name", sorted(p.relative_to(CONFIGS).with_suffix("").as_posix() for p in CONFIGS.glob("**/*.toml"))
+)
 def test_every_shipped_config_trains(name):
-    """The committed run configs (main job and experiments) build and take training steps."""
+    """The committed run configs (main job, experiments, and the paper's settings under
+    configs/paper/) build and take training steps."""
     path = CONFIGS / f"{name}.toml"
     trainer = build_trainer(RunConfig.from_file(path), None, steps=2, batch_size=8)
     trainer.train()
