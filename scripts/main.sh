@@ -23,14 +23,15 @@ echo "==> training configs/formation_energy.toml into $run"
 $cli train --config configs/formation_energy.toml --out "$run"
 echo "==> sampling 10,000 crystals, and 1,000 from the uniform policy (the baseline)"
 $cli sample --run "$run" -n 10000 --out "$run/samples.csv"
-$cli sample --policy uniform -n 1000 --out "$run/uniform.csv"
+$cli sample --policy uniform --config configs/formation_energy.toml -n 1000 --out "$run/uniform.csv"
 echo "==> judging $JUDGE_N crystals of each set with CHGNet (relax, E above hull, S.U.N.)"
 $cli evaluate "$run/samples.csv" "${judge[@]}" --out "$run/judge/samples"
 $cli evaluate "$run/uniform.csv" "${judge[@]}" --out "$run/judge/uniform"
 $cli evaluate data/mp_validation.csv --elements "$ELEMENTS" "${judge[@]}" --out "$run/judge/validation"
 echo "==> writing the report (reference: data/mp_validation.csv, the proxies' validation crystals)"
 $cli report "$run/samples.csv" --run "$run" --reference data/mp_validation.csv --out "$run/report" \
+    --baseline "$run/uniform.csv" \
     --evaluation "samples=$run/judge/samples" --evaluation "uniform=$run/judge/uniform" \
     --evaluation "validation=$run/judge/validation"
 echo
-echo "Report: $PWD/$run/report/report.md"
+echo "Report: $PWD/$run/report/report.html (one self-contained page; also report.md)"

@@ -16,6 +16,11 @@ mode=base
 if [ "${1:-}" = "--test" ]; then mode=test; fi
 
 PYTHON="${PYTHON:-python3}"
+started=$SECONDS
+# Each step says what it installs, and how long it took: pip runs --quiet, and a first
+# install (torch, the plugins' dependencies) takes minutes that would otherwise be silent.
+step_start=$SECONDS
+step_done() { echo "    done in $((SECONDS - step_start)) s"; step_start=$SECONDS; }
 if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv with $($PYTHON --version)"
   "$PYTHON" -m venv .venv
@@ -44,6 +49,7 @@ key="$({ cat constraints.txt requirements-test.txt scripts/setup.sh; \
 if [ -f "$stamp" ] && { grep -qx "$key test" "$stamp" || grep -qx "$key $mode" "$stamp"; } \
    && .venv/bin/python -c 'import sys, importlib.metadata as m; [m.distribution(n) for n in sys.argv[1:]]' \
       "${names[@]}" 2>/dev/null; then
+  echo "==> setup: .venv is up to date (${names[*]}); nothing to install"
   exit 0   # all installed, nothing changed
 fi
 rm -f "$stamp"
@@ -55,16 +61,26 @@ PIP=(.venv/bin/python -m pip install --quiet --disable-pip-version-check -c cons
 # of the version pinned in constraints.txt (torch==2.13.0, e.g. from download.pytorch.org),
 # or pip replaces it.
 if ! .venv/bin/python -c "import torch" 2>/dev/null; then
-  echo "==> installing torch (CPU build)"
+  echo "==> installing torch 2.13.0 (CPU build, about 200 MB; the longest step)"
+  step_start=$SECONDS
   "${PIP[@]}" torch==2.13.0
+  step_done
 fi
+echo "==> installing the build tools: setuptools>=77, wheel"
+step_start=$SECONDS
 "${PIP[@]}" "setuptools>=77" wheel   # 77: the SPDX license expressions of the pyproject.toml files
+step_done
 
-echo "==> installing ${packages[*]}"
+echo "==> installing, editable, ${names[*]} (from ${packages[*]}) and their dependencies"
+step_start=$SECONDS
 "${PIP[@]}" --no-build-isolation "${editable[@]}"
+step_done
 
 if [ "$mode" = test ]; then
-  echo "==> installing test requirements"
+  echo "==> installing the test requirements: $(sed 's/#.*//' requirements-test.txt | xargs)"
+  step_start=$SECONDS
   "${PIP[@]}" -r requirements-test.txt
+  step_done
 fi
 echo "$key $mode" > "$stamp"
+echo "==> setup done in $((SECONDS - started)) s"

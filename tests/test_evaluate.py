@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -176,6 +177,8 @@ def test_the_command_line_and_the_report_show_the_evaluation(tmp_path, capsys):
     [medians] = [line for line in printed.splitlines() if line.startswith("medians (")]
     assert all((f"{name} " in medians) == (value is not None)
                for name, value in summary["medians"].items())
+    if summary["medians"]["formation_energy_per_atom"] is not None:  # with its unit
+        assert re.search(r"formation_energy_per_atom -?[\d.e+-]+ eV/atom", medians), medians
     assert summary["n"] == 3
     assert main(["report", str(samples), "--out", str(tmp_path / "report"),
                  "--evaluation", f"samples={tmp_path / 'ev'}"]) == 0

@@ -215,3 +215,60 @@ def test_cli_binary_input_and_nan_rows(tmp_path, capsys):
     assert "not measured: row(s) 2\n" in warning
     metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert metrics["samples"]["non_finite"]["n"] == 1
+
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "formation_energy.toml"
+
+
+def test_a_run_report_shows_settings_curves_baseline_and_the_restricted_run(tmp_path):
+    """--run adds the run's settings, time and curves; --baseline and --compare are measured
+    and drawn next to the samples; the run's reward scores a baseline written without it."""
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(CONFIG), "--out", str(run), "--steps", "3"]) == 0
+    restricted, free, uniform = (tmp_path / f"{n}.csv" for n in ("fe_o", "free", "uniform"))
+    assert main(["sample", "--run", str(run), "-n", "40", "--out", str(restricted),
+                 "--elements", "Fe,O"]) == 0
+    assert main(["sample", "--run", str(run), "-n", "40", "--out", str(free)]) == 0
+    assert main(["sample", "--policy", "uniform", "-n", "40", "--out", str(uniform)]) == 0
+    out = tmp_path / "report"
+    assert main(["report", str(restricted), "--run", str(run), "--elements", "Fe,O",
+                 "--reference", str(MP_SLICE), "--baseline", str(uniform),
+                 "--compare", f"unrestricted={free}", "--out", str(out)]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["run"]["settings"]["batch_size"] == 128
+    reward = metrics["run"]["reward"]  # the config's [reward] table, in full
+    assert reward["kind"] == "exponential" and reward["beta"] == -8.0
+    training = metrics["run"]["training"]
+    assert training["steps"] == 3 and training["seconds"] > 0 and not training["estimated"]
+    assert "training_curves.png" in metrics["plots"]
+    assert metrics["baseline"]["label"] == "uniform baseline"
+    # uniform samples carry no reward: the run's reward scores them for the comparison
+    assert "reward" not in (uniform.read_text().splitlines()[0].split(","))
+    assert metrics["baseline"]["summary"]["log_reward"]["count"] == 40
+    assert metrics["compare"]["label"] == "unrestricted"
+    assert metrics["compare"]["diversity"]["elements"] > 2  # not only Fe and O
+    # the restriction is measured on the compared run: it leaves Fe,O
+    assert metrics["compare"]["validity"]["within_space"] < 1.0
+    assert metrics["diversity"]["elements"] <= 2
+    assert {"density", "formation_energy"} <= set(metrics["compare"]["comparison"])
+    assert metrics["baseline"]["summary"]["formation_energy"]["count"] == 40  # scored too
+    text = (out / "report.md").read_text()
+    for section in ("## Training run", "## Top 10 samples by reward", "## Compared sets",
+                    "unrestricted", "share inside the sampling space", "proxy predictions"):
+        assert section in text, section
+    assert "| reward | kind = exponential, beta = -8.0" in text
+    assert "| steps trained | 3 (config: 3000) |" in text
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert html.count("<img src=\"data:image/png;base64,") == len(metrics["plots"])
+
+
+def test_the_element_plot_shows_the_samples_elements_only(tmp_path):
+    from crystalgfn.report import plots, read_crystals
+
+    samples = tmp_path / "s.csv"
+    assert main(["sample", "-n", "30", "--out", str(samples), "--elements", "Fe,O"]) == 0
+    reference = read_crystals(write_csv(tmp_path / "r.csv", reference_from_table(MP_SLICE)))
+    series = [plots.Series("samples", read_crystals(samples), plots.SAMPLE_COLOR, filled=True),
+              plots.Series("reference", reference, plots.REFERENCE_COLOR)]
+    assert plots.shown_elements(series[:1]) == [8, 26]  # O, Fe; not the reference's 75
+    assert len(plots.shown_elements(series)) > 22

@@ -235,3 +235,29 @@ def test_rows_with_a_nan_lattice_or_density_are_named(tmp_path):
     written = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert written["samples"]["non_finite"]["n"] == 2
     assert "**2 sample row(s) have a NaN" in (tmp_path / "out" / "report.md").read_text()
+
+
+def test_the_top_k_table_shows_the_judge_values_of_judged_rows(tiny, tmp_path):
+    """Evaluation rows join the top-k table by row number only where formula and group
+    match the samples there (an evaluation of another file joins nothing)."""
+    judge = tmp_path / "judge"
+    judge.mkdir()
+    (judge / "summary.json").write_text(
+        json.dumps({"n": 2, "rates": {}, "medians": {}, "proxy_vs_oracle": {}})
+    )
+    (judge / "evaluation.csv").write_text(
+        "row,formula,space_group,formation_energy_per_atom,e_above_hull,stable\n"
+        "3,Na1Cl2,1,-0.5,0.25,0\n"
+        "4,Fe2O3,225,-1.0,0.0,1\n"  # row 4 holds Na4Cl4: not this file's crystal
+    )
+    metrics = build_report(tiny, tmp_path / "out", plot=False, evaluations=[("samples", judge)])
+    table = metrics["top_k"]["table"]
+    assert table["header"][-3:] == [
+        "E_f oracle (eV/atom)", "E_hull oracle (eV/atom)", "stable (oracle)"
+    ]
+    ranked = {row[1]: row for row in table["rows"]}  # by formula
+    assert ranked["Na1Cl2"][-3:] == [-0.5, 0.25, 0.0]
+    assert table["rows"][1][-3:] == [None, None, None]  # rank 2 is row 4: not joined
+    assert table["judged"] == 1
+    text = (tmp_path / "out" / "report.md").read_text()
+    assert "### Crystals judged in 'samples'" in text

@@ -145,19 +145,30 @@ def cmd_sample(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"-n and --batch-size must be positive, got {args.n} and {args.batch_size}"
         )
+    if args.config and (args.run or args.env):
+        other = "--run (a run carries its own environment)" if args.run else "--env"
+        raise ConfigError(f"--config gives the environment of --policy; drop it or {other}")
     device = resolve_device(args.device)  # before building anything
     restrictions = restrictions_from_args(args)
     if args.run:
         _, _, columns = run.sample(
-            args.run, args.n, restrictions, args.seed, args.batch_size, args.device
+            args.run, args.n, restrictions, args.seed, args.batch_size, args.device,
+            progress=True,
         )
     else:
-        env = make_env(args.env)
+        if args.config:
+            from crystalgfn.config import RunConfig
+
+            env = RunConfig.from_file(args.config).build_env()
+        else:
+            env = make_env(args.env or "crystal")
         if restrictions:
             env = env.restrict(**restrictions)
         generator = make_generator(args.seed, device)
         policy = make_policy(args.policy or "uniform", env).to(device)
-        done = sample_policy(env, policy, args.n, args.batch_size, generator, device)
+        done = sample_policy(
+            env, policy, args.n, args.batch_size, generator, device, progress=True
+        )
         columns = describe(env, done)
     path = write_csv(args.out, columns)
     print(f"wrote {args.n} samples to {path}")
@@ -180,17 +191,23 @@ def cmd_report(args: argparse.Namespace) -> int:
         if env is None or isinstance(env, str):
             env = make_env(env or "crystal")
         env = env.restrict(**restrictions)
-    from crystalgfn.report.evaluation import parse_evaluation_argument
+    from crystalgfn.report.evaluation import parse_evaluation_argument, parse_samples_argument
 
     evaluations = [parse_evaluation_argument(text) for text in args.evaluation or []]
+    baseline = parse_samples_argument(args.baseline, "uniform baseline") if args.baseline else None
+    compare = parse_samples_argument(args.compare, None) if args.compare else None
     metrics = build_report(args.samples, args.out, reference_csv=args.reference, env=env,
-                           top=args.top, evaluations=evaluations)
+                           top=args.top, evaluations=evaluations, baseline=baseline,
+                           compare=compare, run_dir=args.run)
     valid = metrics["validity"].get("all")
     print(
         f"{metrics['samples']['n']} samples: valid {'n/a' if valid is None else f'{valid:.3f}'}, "
         f"unique {metrics['diversity']['unique_share']:.3f}, {len(metrics['plots'])} plots"
     )
-    print(f"report written to {args.out}/report.md (metrics: {args.out}/metrics.json)")
+    print(
+        f"report written to {args.out}/report.md and {args.out}/report.html "
+        f"(metrics: {args.out}/metrics.json)"
+    )
     return 0
 
 
@@ -271,12 +288,31 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         f"stable (E_hull <= 0.1 eV/atom) {pct(rates['stable'])}, S.U.N. {pct(rates['sun'])}, "
         f"symmetry kept {pct(rates['symmetry_kept'])}"
     )
+    units = summary.get("median_units", {})
     medians = [
-        f"{name} {value:.4g}" for name, value in summary["medians"].items() if value is not None
+        f"{name} {value:.4g} {units.get(name, '')}".rstrip()
+        for name, value in summary["medians"].items()
+        if value is not None
     ]
     if medians:
         print(f"medians ({summary['oracle']}): {', '.join(medians)}")
     print(f"evaluation written to {args.out}/evaluation.csv (summary: {args.out}/summary.json)")
+    return 0
+
+
+def cmd_active_learn(args: argparse.Namespace) -> int:
+    from crystalgfn.active.campaign import run_campaign
+    from crystalgfn.active.config import CampaignConfig
+
+    config = CampaignConfig.from_file(args.config)
+    try:
+        result = run_campaign(config, args.out)
+    except KeyboardInterrupt:
+        print(f"\ncrystalgfn: interrupted; run the same command again to continue the "
+              f"campaign in {args.out}", file=sys.stderr)
+        return 130
+    print(f"{len(result['rounds'])} round(s); stopped: {result['stopped']}; report: "
+          f"{args.out}/report/report.md")
     return 0
 
 
@@ -324,8 +360,13 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", type=int, default=1000, help="number of samples (default 1000)")
     sample.add_argument("--out", required=True, help="CSV file to write")
     sample.add_argument(
-        "--env", default="crystal",
+        "--env", default=None,
         help="environment spec for --policy (default: crystal)",
+    )
+    sample.add_argument(
+        "--config", default=None,
+        help="with --policy: take the environment (env, [env_kwargs], [restrictions]) from "
+        "this run config, e.g. a uniform baseline on the same space as a run",
     )
     sample.add_argument("--batch-size", type=int, default=10000)
     sample.add_argument("--seed", type=int, default=0)
@@ -353,6 +394,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--evaluation", action="append", metavar="[LABEL=]DIR",
         help="an evaluation folder written by 'crystalgfn evaluate' (repeat to show several "
         "side by side, e.g. --evaluation samples=DIR1 --evaluation uniform=DIR2)",
+    )
+    report.add_argument(
+        "--baseline", metavar="[LABEL=]CSV",
+        help="samples of a baseline policy in the same environment, shown next to the samples "
+        "(e.g. 'crystalgfn sample --policy uniform'; label default: uniform baseline)",
+    )
+    report.add_argument(
+        "--compare", metavar="[LABEL=]CSV",
+        help="samples of another run shown next to these, e.g. unrestricted=OTHER.csv for a "
+        "restricted run (label default: the file's name without .csv)",
     )
     report.set_defaults(handler=cmd_report)
 
@@ -420,6 +471,19 @@ def build_parser() -> argparse.ArgumentParser:
         "(comma-separated; applied before --n)",
     )
     evaluate.set_defaults(handler=cmd_evaluate)
+
+    active = commands.add_parser(
+        "active-learn",
+        help="active learning: rounds of train, sample, label with an oracle, refit the proxy",
+        description="Rounds of: train (or continue) the GFlowNet on the proxy's reward; sample "
+        "and pick a batch (UCB with diversity); relax and label it with an oracle; fine-tune "
+        "an oracle-fidelity copy of the proxy on every label so far. Resumable: run the same "
+        "command again to continue (docs/active-learning.md).",
+    )
+    active.add_argument("--config", required=True, help="campaign config (TOML), e.g. "
+                        "configs/active_learning.toml")
+    active.add_argument("--out", required=True, help="campaign folder (resumable)")
+    active.set_defaults(handler=cmd_active_learn)
     return parser
 
 

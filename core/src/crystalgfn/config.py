@@ -118,6 +118,17 @@ def _check_values(raw: Mapping) -> None:
         RewardFunction.from_config(_table(raw, "reward"))
 
 
+def read_toml(path: Path, what: str) -> dict:
+    """The parsed TOML file ``path``; a :class:`ConfigError` (``what`` names the file) when it
+    is missing or not valid TOML."""
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{what} {path} is not valid TOML: {error}") from None
+
+
 @attrs.frozen
 class RunConfig:
     """A validated run configuration (the parsed TOML)."""
@@ -127,12 +138,7 @@ class RunConfig:
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:
         path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ConfigError(f"config file {path} is not valid TOML: {error}") from None
+        raw = read_toml(path, "config file")
         try:
             return cls.from_dict(raw)
         except ConfigError as error:

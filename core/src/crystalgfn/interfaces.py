@@ -52,6 +52,26 @@ class CountLanguageTarget(Protocol):
 
 
 @runtime_checkable
+class VolumeBoundTarget(Protocol):
+    """A composition-like environment whose finished compositions can be held to bounds on
+    their predicted cell volume ``V̂ = Σ_e n_e v_e`` (Å³; ``n_e`` atoms of element ``e``,
+    ``v_e`` a volume per atom in Å³), with exact masks.
+
+    A constraint (e.g. from a lattice's length range) reads :meth:`volume_range` and installs
+    its bounds with :meth:`with_volume_bounds`.
+    """
+
+    def with_volume_bounds(
+        self, element_volumes: Mapping[str, float], low: float | None, high: float | None
+    ) -> VolumeBoundTarget:
+        """A copy whose finished compositions all have ``low <= V̂ <= high`` (Å³; ``None``:
+        unbounded on that side); raises ``InfeasibleError`` when no valid one does."""
+
+    def volume_range(self) -> tuple[float, float]:
+        """``(min, max)`` of ``V̂`` (Å³) over the valid compositions, before the bounds."""
+
+
+@runtime_checkable
 class LatticeSystemTarget(Protocol):
     """A lattice-like environment whose states can be conditioned on a lattice system (the
     index of the system, as the constraint that sets it and the environment agree on)."""

@@ -173,15 +173,19 @@ def sample(
     seed: int = 0,
     batch_size: int = 10_000,
     device: str = "cpu",
+    progress: bool = False,
 ) -> tuple[Environment, State, dict[str, list]]:
     """Sample ``n`` crystals from a trained run; returns the environment, the done states and
     the table columns (description, ``reward``, one column per proxy and, for proxies that
-    report their uncertainty, ``<proxy>_std`` and ``<proxy>_uncertain``)."""
+    report their uncertainty, ``<proxy>_std`` and ``<proxy>_uncertain``). ``progress``: lines
+    with the elapsed time and ETA on stderr."""
     model = load_run(run_dir, device=device)
     env = model.env.restrict(**restrictions) if restrictions else model.env
     generator = make_generator(seed, model.device)
     with torch.inference_mode():
-        done = sample_policy(env, model.policy, n, batch_size, generator, model.device)
+        done = sample_policy(
+            env, model.policy, n, batch_size, generator, model.device, progress=progress
+        )
         columns = describe(env, done)
         log_r, proxy_columns = model.reward.columns(env.values(done))
     columns["reward"] = log_r.exp().tolist()

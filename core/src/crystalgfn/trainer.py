@@ -27,6 +27,7 @@ from crystalgfn.env import Environment
 from crystalgfn.errors import CheckpointError, ConfigError, RewardError
 from crystalgfn.loss import Loss, TrainingBatch
 from crystalgfn.policy import Policy
+from crystalgfn.progress import Progress, clock
 from crystalgfn.sampling import (
     Transitions,
     backward_transitions,
@@ -361,7 +362,7 @@ class Trainer:
         s = self.settings
         main = self.world.is_main
         log = (self.run_dir / METRICS).open("a") if self.run_dir is not None and main else None
-        started = time.perf_counter()
+        started, first_step = time.perf_counter(), self.step
         try:
             while self.step < s.steps:
                 tick = time.perf_counter()
@@ -388,6 +389,9 @@ class Trainer:
                     "mean_log_reward": float(log_r.mean()),
                     "max_log_reward": float(log_r.max()),
                     "trajectories_per_s": s.batch_size * self.world.size / elapsed,
+                    # wall time of the step, s: summed by reports into the training time
+                    # (a resumed run's steps add up, unlike a clock started at launch)
+                    "seconds": elapsed,
                 }
                 if log is not None:
                     log.write(json.dumps(metrics) + "\n")
@@ -400,7 +404,9 @@ class Trainer:
                     self._check_ranks_agree()
                     self.save()
                 if progress and main:
-                    _progress(self.step, s.steps, metrics, time.perf_counter() - started)
+                    _progress(
+                        self.step, s.steps, metrics, time.perf_counter() - started, first_step
+                    )
         finally:
             if log is not None:
                 log.close()
@@ -434,29 +440,24 @@ class Trainer:
             raise RuntimeError(f"ranks diverged: parameter checksums {checksums}")
 
 
-def _progress(step: int, total: int, metrics: dict, elapsed: float) -> None:
-    """A live bar on a terminal; elsewhere (logs, CI) a plain line every 5% of the run."""
+def _progress(step: int, total: int, metrics: dict, elapsed: float, start: int = 0) -> None:
+    """A live bar on a terminal; elsewhere (logs, CI) a plain line every 5% of the run. Both
+    give the elapsed time and the ETA (seconds, from the mean time per step of this launch;
+    ``start``: the step it began at, above 0 when resumed)."""
+    eta = elapsed / max(step - start, 1) * (total - step)
+    log_z = f" logZ {metrics['log_z']:.2f}" if metrics["log_z"] is not None else ""
+    values = (
+        f"loss {metrics['loss']:.3f}{log_z} mean logR {metrics['mean_log_reward']:.2f} "
+        f"{metrics['trajectories_per_s']:.0f} traj/s elapsed {clock(elapsed)} ETA {clock(eta)}"
+    )
     if not sys.stderr.isatty():
         every = max(1, total // 20)
         if step % every == 0 or step == total:
-            log_z = f" logZ {metrics['log_z']:.2f}" if metrics["log_z"] is not None else ""
-            sys.stderr.write(
-                f"step {step}/{total} loss {metrics['loss']:.3f}{log_z} mean logR "
-                f"{metrics['mean_log_reward']:.2f} {metrics['trajectories_per_s']:.0f} traj/s "
-                f"elapsed {elapsed:.0f}s\n"
-            )
+            sys.stderr.write(f"step {step}/{total} ({100 * step // total}%) {values}\n")
         return
     width = 30
     filled = int(width * step / total)
-    eta = elapsed / step * (total - step)
-    log_z = f" logZ {metrics['log_z']:.2f}" if metrics["log_z"] is not None else ""
-    line = (
-        f"\r[{'#' * filled}{'.' * (width - filled)}] {step}/{total} "
-        f"loss {metrics['loss']:.3f}{log_z} "
-        f"mean logR {metrics['mean_log_reward']:.2f} {metrics['trajectories_per_s']:.0f} traj/s "
-        f"ETA {eta:.0f}s "
-    )
-    sys.stderr.write(line)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {step}/{total} {values} ")
     sys.stderr.flush()
 
 
@@ -477,12 +478,16 @@ def sample_policy(
     batch_size: int,
     generator: torch.Generator,
     device="cpu",
+    progress: bool = False,
 ) -> State:
-    """``n`` done states sampled from ``policy`` in batches."""
+    """``n`` done states sampled from ``policy`` in batches; with ``progress``, a line per
+    batch (or per 5 % of the batches) with the elapsed time and the ETA on stderr."""
     batches = []
+    counter = Progress("sample", n, "crystals", enabled=progress)
     for start in range(0, n, batch_size):
         size = min(batch_size, n - start)
         batches.append(rollout(env, policy, size, generator, device, record=False))
+        counter.advance(size)
     return concat(batches)
 
 

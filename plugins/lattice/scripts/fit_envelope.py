@@ -1,4 +1,6 @@
-"""Fit the plausibility envelope of real crystals: ``src/crystalgfn_lattice/data/mp2018.json`` (and ``mp2018_crystals.npz``).
+"""Fit the plausibility envelope of real crystals.
+
+Writes ``src/crystalgfn_lattice/data/mp2018.json`` and ``mp2018_crystals.npz``.
 
 The envelope has two parts, both fitted on the Materials Project *training* crystals of the
 shipped proxies (the split recorded in the formation-energy proxy's ``weights/split.json``;
@@ -149,9 +151,12 @@ def main() -> None:
                            "max_length_ratio": round(window.max_length_ratio, 4)}
         # "Inside the element set" is by elements only; the paper space's count limits
         # (<= 16 atoms per element, <= 5 elements) are reported beside it, not enforced.
+        def inside(row, allowed=frozenset(allowed)) -> bool:
+            return all(e in allowed for e in row["composition"])
+
         subsets = {
-            "": lambda r: all(e in allowed for e in r["composition"]),
-            "_within_count_limits": lambda r: all(e in allowed for e in r["composition"])
+            "": inside,
+            "_within_count_limits": lambda r, inside=inside: inside(r)
             and in_paper_space(r["composition"]),
         }
         for suffix, keep in subsets.items():

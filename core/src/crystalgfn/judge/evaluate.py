@@ -134,19 +134,27 @@ def _check_counts(**values) -> None:
             f"--placements must be at most {MAX_PLACEMENTS}, got {values['placements']}")
 
 
+def same_settings(path: Path, settings: dict, what: str, hint: str) -> bool:
+    """Whether the settings file ``path`` exists (and holds ``settings``); a
+    :class:`ConfigError` naming the keys that differ when it holds other settings."""
+    if not path.exists():
+        return False
+    previous = json.loads(path.read_text())
+    if previous != settings:
+        changed = sorted(k for k in set(previous) | set(settings)
+                         if previous.get(k) != settings.get(k))
+        raise ConfigError(
+            f"{str(path.parent)!r} holds {what} with other settings (they differ in "
+            f"{changed}); {hint}"
+        )
+    return True
+
+
 def _resume(out: Path, settings: dict) -> dict[int, dict]:
     """Rows already judged in ``out`` (after checking it holds the same evaluation)."""
     settings_path = out / "settings.json"
-    if settings_path.exists():
-        previous = json.loads(settings_path.read_text())
-        if previous != settings:
-            changed = sorted(k for k in set(previous) | set(settings)
-                             if previous.get(k) != settings.get(k))
-            raise ConfigError(
-                f"{str(out)!r} holds an evaluation with other settings (they differ in "
-                f"{changed}); use another --out, or the same arguments to continue it"
-            )
-    else:
+    if not same_settings(settings_path, settings, "an evaluation",
+                         "use another --out, or the same arguments to continue it"):
         out.mkdir(parents=True, exist_ok=True)
         write_text(settings_path, json.dumps(settings, indent=1) + "\n")
     done = {}

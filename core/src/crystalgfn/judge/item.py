@@ -24,6 +24,10 @@ COLUMNS = (
     "volume_ratio", "proxy_formation_energy", "reason", "seconds",
 )
 
+#: the column of the oracle's formation energy (eV/atom, on its own scale): the label an
+#: active-learning campaign refits its proxy on
+LABEL_COLUMN = "formation_energy_per_atom"
+
 # reasons (``reason`` column) an input was not scored in full
 UNREADABLE = "unreadable_cif"
 BUILD_FAILED = "build_failed"

@@ -7,6 +7,12 @@ import statistics
 
 from crystalgfn.judge import STABLE_THRESHOLD
 
+#: Units of the medians (those of evaluation.csv), for whoever prints them.
+MEDIAN_UNITS = {
+    "formation_energy_per_atom": "eV/atom", "e_above_hull": "eV/atom",
+    "proxy_formation_energy": "eV/atom", "volume_ratio": "relaxed/initial", "steps": "steps",
+}
+
 
 def _values(rows, column) -> list[float]:
     return [float(r[column]) for r in rows if r.get(column) not in ("", None)]
@@ -95,6 +101,7 @@ def summarise(rows: list[dict], kind: str) -> dict:
             "steps": _median(_values(relaxed, "steps")),
             "proxy_formation_energy": _median(_values(rows, "proxy_formation_energy")),
         },
+        "median_units": MEDIAN_UNITS,
         "proxy_vs_oracle": {
             "n": len(pairs),
             "mae": statistics.fmean(abs(a - b) for a, b in pairs) if pairs else None,

@@ -11,13 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from crystalgfn.errors import ConfigError
 from crystalgfn.report import plots
-from crystalgfn.report.tables import markdown_table
 
 #: rates shown in the report, in order, with their labels
 RATES = (
@@ -41,6 +41,15 @@ def parse_evaluation_argument(text: str) -> tuple[str, Path]:
     return (label or path.name), path
 
 
+def parse_samples_argument(text: str, default: str | None) -> tuple[str, Path]:
+    """``LABEL=CSV`` or ``CSV`` (label: ``default``, else the file name without ``.csv``)
+    → ``(label, path)``; the file is checked when it is read."""
+    label, path = parse_evaluation_argument(text)
+    if "=" not in text:
+        label = default or path.stem
+    return label, path
+
+
 def load_evaluation(label: str, path: Path) -> dict:
     """Summary and per-row values of one evaluation folder."""
     summary_path, rows_path = path / "summary.json", path / "evaluation.csv"
@@ -60,7 +69,7 @@ def load_evaluation(label: str, path: Path) -> dict:
     return {"label": label, "path": str(path), "summary": summary,
             "formation_energy": column("formation_energy_per_atom"),
             "e_above_hull": column("e_above_hull"),
-            "proxy": column("proxy_formation_energy")}
+            "proxy": column("proxy_formation_energy"), "rows": rows}
 
 
 def _float(text) -> float:
@@ -131,30 +140,29 @@ def _proxy_scatter(out_dir: Path, evaluations: list[dict]) -> str:
     return plots._save(figure, out_dir, "judge_proxy_vs_oracle.png")
 
 
-def markdown(metrics: dict) -> list[str]:
-    """The report's section on the evaluations."""
+def blocks(metrics: dict, judged: Sequence[dict] = ()) -> list[tuple]:
+    """The report's section on the evaluations (blocks of :mod:`crystalgfn.report.render`);
+    ``judged``: tables of the judged crystals (:func:`judged_table`)."""
     evaluations = metrics
     labels = list(evaluations)
     first = evaluations[labels[0]]
-    out = ["## Judged by an independent oracle", ""]
+    out: list[tuple] = [("h2", "Judged by an independent oracle")]
     versions = first.get("versions") or {}
-    out.append(
+    out.append(("p",
         f"Atoms placed on Wyckoff positions, then relaxed with **{first.get('oracle')}** "
         f"({', '.join(f'{name} {version}' for name, version in versions.items())}): "
         f"energy scale {first.get('energy_scale')}. Formation energies and E above hull use "
         "the oracle's own competing phases, never DFT energies. Stable: E_hull ≤ 0.1 eV/atom; "
         "S.U.N.: stable, unique (within its set) and novel (no known Materials Project "
         "crystal matches). Rates are over all inputs of each set."
-    )
+    ))
     settings = first.get("settings") or {}
     if settings:
-        out.append("")
-        out.append(
+        out.append(("p",
             f"Relaxation: FIRE, fmax {settings.get('fmax')} eV/Å, at most "
             f"{settings.get('steps')} steps and {settings.get('max_seconds')} s per structure; "
             f"{settings.get('placements')} placement(s) per sample, seed {settings.get('seed')}."
-        )
-    out.append("")
+        ))
     rows = [[label_text, *(evaluations[label]["rates"].get(key) for label in labels)]
             for key, label_text in RATES]
     rows.append(["median formation energy (oracle, eV/atom)",
@@ -170,8 +178,46 @@ def markdown(metrics: dict) -> list[str]:
     rows.append(["input vs oracle Spearman",
                  *(evaluations[label]["proxy_vs_oracle"].get("spearman") for label in labels)])
     rows.append(["inputs", *(evaluations[label]["n"] for label in labels)])
-    out += [markdown_table(["", *labels], rows), ""]
-    out.append("The input formation energy is the proxy's prediction for sampled crystals and "
-               "the DFT value for Materials Project crystals.")
-    out.append("")
+    out.append(("table", ["", *labels], rows))
+    out.append(("p", "The input formation energy is the proxy's prediction for sampled "
+                "crystals and the DFT value for Materials Project crystals."))
+    for table in judged:
+        shown = table["rows"][:JUDGED_SHOWN]
+        more = len(table["rows"]) - len(shown)
+        out.append(("h3", f"Crystals judged in '{table['label']}'"
+                    + (f" (first {len(shown)} of {len(table['rows'])})" if more else "")))
+        out.append(("table", table["header"], shown))
     return out
+
+
+#: rows of each judged-crystals table shown in the report (all are in evaluation.csv)
+JUDGED_SHOWN = 20
+#: evaluation.csv column -> header, shown next to a top-k crystal the evaluation judged
+TOP_JUDGE_COLUMNS = {
+    "formation_energy_per_atom": "E_f oracle (eV/atom)",
+    "e_above_hull": "E_hull oracle (eV/atom)",
+    "stable": "stable (oracle)",
+}
+#: evaluation.csv column -> header of the judged-crystals table
+JUDGED_COLUMNS = {
+    "row": "row", "formula": "formula", "space_group": "group",
+    "proxy_formation_energy": "E_f input (eV/atom)",
+    "formation_energy_per_atom": "E_f oracle (eV/atom)", "e_above_hull": "E_hull (eV/atom)",
+    "stable": "stable", "novel": "novel", "symmetry_kept": "symmetry kept", "reason": "note",
+}
+
+
+def judged_table(evaluation: dict) -> dict:
+    """``{"label", "header", "rows"}``: every crystal of one evaluation with what the oracle
+    found (numbers as floats, empty cells as None)."""
+    def cell(text):
+        text = (text or "").strip()
+        try:
+            return float(text) if text and text not in ("True", "False") else (text or None)
+        except ValueError:
+            return text
+    return {
+        "label": evaluation["label"],
+        "header": list(JUDGED_COLUMNS.values()),
+        "rows": [[cell(entry.get(key)) for key in JUDGED_COLUMNS] for entry in evaluation["rows"]],
+    }

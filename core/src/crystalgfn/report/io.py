@@ -37,27 +37,25 @@ def density(composition: torch.Tensor, lattice: torch.Tensor, strict: bool = Tru
     return mass / (cell_volume(lattice, strict) * _AVOGADRO_CM3_PER_A3)
 
 
-#: Columns every samples (or reference) CSV must have.
-REQUIRED_COLUMNS = (
-    "space_group",
-    "crystal_system",
-    "lattice_system",
-    "point_symmetry",
-    "formula",
-    "a",
-    "b",
-    "c",
-    "alpha",
-    "beta",
-    "gamma",
-)
 LATTICE_COLUMNS = ("a", "b", "c", "alpha", "beta", "gamma")
+#: The table columns a report reads each known environment part from. A part the report's
+#: environment provides needs its columns; a part it does not provide (e.g. a run on a
+#: third-party environment) is not read, and the sections that need it are skipped.
+PART_COLUMNS = {
+    "spacegroup": ("space_group", "crystal_system", "lattice_system", "point_symmetry"),
+    "composition": ("formula",),
+    "lattice": LATTICE_COLUMNS,
+}
+#: The parts a report reads when no environment says otherwise (the crystal stack's).
+DEFAULT_PARTS = tuple(PART_COLUMNS)
+#: Columns a samples (or reference) CSV of the default parts must have.
+REQUIRED_COLUMNS = tuple(column for part in DEFAULT_PARTS for column in PART_COLUMNS[part])
 #: Text columns (never summarised as numbers).
 TEXT_COLUMNS = ("symbol", "crystal_system", "lattice_system", "point_symmetry", "formula")
 #: Numeric columns that describe the structure rather than a property of the material.
 STRUCTURE_NUMERIC = ("space_group", "n_atoms", "n_elements", *LATTICE_COLUMNS, "volume")
 #: Columns a report adds or ranks by; not material properties.
-NON_PROPERTY = ("reward", "rank", "valid")
+NON_PROPERTY = ("reward", "log_reward", "rank", "valid")
 #: Suffixes of the uncertainty columns ``<proxy>_std`` and ``<proxy>_uncertain`` that
 #: ``crystalgfn sample`` writes next to a proxy that reports its uncertainty.
 UNCERTAINTY_SUFFIXES = ("_std", "_uncertain")
@@ -128,10 +126,20 @@ class Crystals:
     columns: dict[str, list[str]]
     values: dict[str, torch.Tensor]
     numeric: dict[str, np.ndarray] = field(default_factory=dict)
+    #: number of rows (a table may hold none of the known parts, so it is kept apart)
+    rows: int = -1
+
+    def __post_init__(self) -> None:
+        if self.rows < 0:
+            self.rows = len(next(iter(self.columns.values()), []))
 
     @property
     def n(self) -> int:
-        return int(self.values["spacegroup"].shape[0])
+        return self.rows
+
+    def has(self, *names: str) -> bool:
+        """Whether every name is a parsed part or a column of the table."""
+        return all(name in self.values or name in self.columns for name in names)
 
     @property
     def names(self) -> list[str]:
@@ -173,6 +181,7 @@ class Crystals:
             columns={name: [column[i] for i in rows] for name, column in self.columns.items()},
             values={key: value[index] for key, value in self.values.items()},
             numeric={name: column[array_index] for name, column in self.numeric.items()},
+            rows=len(rows),
         )
 
 
@@ -205,8 +214,10 @@ def _rows(path: Path, what: str) -> list[list[str]]:
 def non_finite_rows(crystals: Crystals) -> dict[str, list[int]]:
     """1-based numbers of the rows whose lattice (any of a .. gamma) or density is NaN or
     infinite, by what is missing: such rows are kept, but no metric can measure them."""
-    lattice = ~torch.isfinite(crystals.values["lattice"]).all(dim=1)
-    out = {"lattice": (lattice.nonzero().squeeze(1) + 1).tolist()}
+    out = {}
+    if "lattice" in crystals.values:
+        lattice = ~torch.isfinite(crystals.values["lattice"]).all(dim=1)
+        out["lattice"] = (lattice.nonzero().squeeze(1) + 1).tolist()
     if "density" in crystals.numeric:
         density = ~np.isfinite(crystals.numeric["density"])
         out["density"] = (np.flatnonzero(density) + 1).tolist()
@@ -218,32 +229,83 @@ def _float_or_nan(text: str) -> float:
     return math.nan if text == "" else float(text)
 
 
-def read_crystals(path: str | os.PathLike, what: str = "samples") -> Crystals:
-    """Read a CSV in the sample format (see :data:`REQUIRED_COLUMNS`).
+def _parse_cells(columns, name, parse, fail):
+    """Each cell of ``columns[name]`` parsed by ``parse``; a cell it rejects (ValueError)
+    raises ``fail(row, name, problem)``."""
+    out = []
+    for number, text in enumerate(columns[name], start=1):
+        try:
+            out.append(parse(text))
+        except ValueError as error:
+            raise fail(number, name, str(error)) from None
+    return out
 
-    ``n_atoms``, ``n_elements``, ``volume`` and ``density`` are computed from the formula and
-    the lattice when the file lacks them. Raises :class:`ConfigError` for a missing file,
-    missing columns (naming them and the required ones), an empty table, unreadable
-    formulas, space groups or lattice parameters (naming the row and the value).
+
+def _group(text: str) -> int:
+    try:
+        group = int(float(text))
+    except ValueError:
+        raise ValueError("not an integer") from None
+    if not 1 <= group <= 230 or group != float(text):
+        raise ValueError("space groups are integers 1-230")
+    return group
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError("not a number") from None
+
+
+def _formula(text: str) -> dict[str, int]:
+    try:
+        return parse_formula(text)
+    except (ValueError, UnknownNameError) as error:
+        message = error.args[0] if isinstance(error, UnknownNameError) else str(error)
+        raise ValueError(f"cannot parse the formula ({message})") from None
+
+
+def _part_values(part: str, columns: dict[str, list[str]], fail) -> torch.Tensor:
+    """The environment value of one known part, parsed from its table columns."""
+    if part == "spacegroup":
+        return torch.tensor(_parse_cells(columns, "space_group", _group, fail), dtype=torch.long)
+    if part == "composition":
+        return compositions(_parse_cells(columns, "formula", _formula, fail))
+    by_column = [_parse_cells(columns, name, _number, fail) for name in LATTICE_COLUMNS]
+    return torch.tensor(list(zip(*by_column, strict=True)), dtype=torch.float64)
+
+
+def read_crystals(
+    path: str | os.PathLike, what: str = "samples", parts: Sequence[str] | None = None
+) -> Crystals:
+    """Read a CSV in the sample format.
+
+    ``parts``: the environment parts to read (default :data:`DEFAULT_PARTS`); each needs its
+    :data:`PART_COLUMNS`, and a part not known to reports (a third-party environment's) is
+    not read: every other column is still summarised. ``n_atoms``, ``n_elements``, ``volume``
+    and ``density`` are computed from the formula and the cell when the file lacks them and
+    has those parts. Raises :class:`ConfigError` for a missing file, missing columns (naming
+    them and the required ones), an empty table, unreadable formulas, space groups or cell
+    parameters (naming the row and the value).
     """
     path = Path(path)
+    parts = [part for part in (DEFAULT_PARTS if parts is None else parts) if part in PART_COLUMNS]
+    required = [column for part in parts for column in PART_COLUMNS[part]]
     if not path.exists():
         raise ConfigError(f"{what} file {str(path)!r} does not exist")
     if not path.is_file():
         raise ConfigError(f"{what} file {str(path)!r} is not a file")
     table = _rows(path, what)
     if not table:
-        raise ConfigError(
-            f"{what} file {str(path)!r} is empty: expected a header with "
-            f"{list(REQUIRED_COLUMNS)}"
-        )
+        raise ConfigError(f"{what} file {str(path)!r} is empty: expected a header with {required}")
     header = [name.strip() for name in table[0]]
     rows = [row for row in table[1:] if any(cell.strip() for cell in row)]
-    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    missing = [name for name in required if name not in header]
     if missing:
         raise ConfigError(
             f"{what} file {str(path)!r} lacks the required column(s) {missing}; required columns: "
-            f"{list(REQUIRED_COLUMNS)} (found {header})"
+            f"{required} (found {header})"
         )
     if not rows:
         raise ConfigError(f"{what} file {str(path)!r} has a header but no rows")
@@ -261,37 +323,7 @@ def read_crystals(path: str | os.PathLike, what: str = "samples") -> Crystals:
             f"{what} file {str(path)!r}, row {number}: {column} {value!r}: {problem}"
         )
 
-    parsed = []
-    for number, text in enumerate(columns["formula"], start=1):
-        try:
-            parsed.append(parse_formula(text))
-        except (ValueError, UnknownNameError) as error:
-            message = error.args[0] if isinstance(error, UnknownNameError) else str(error)
-            raise fail(number, "formula", f"cannot parse the formula ({message})") from None
-    groups = []
-    for number, text in enumerate(columns["space_group"], start=1):
-        try:
-            group = int(float(text))
-        except ValueError:
-            raise fail(number, "space_group", "not an integer") from None
-        if not 1 <= group <= 230 or group != float(text):
-            raise fail(number, "space_group", "space groups are integers 1-230")
-        groups.append(group)
-    lattice = []
-    for number in range(1, len(rows) + 1):
-        entry = []
-        for name in LATTICE_COLUMNS:
-            try:
-                entry.append(float(columns[name][number - 1]))
-            except ValueError:
-                raise fail(number, name, "not a number") from None
-        lattice.append(entry)
-
-    values = {
-        "spacegroup": torch.tensor(groups, dtype=torch.long),
-        "composition": compositions(parsed),
-        "lattice": torch.tensor(lattice, dtype=torch.float64),
-    }
+    values = {part: _part_values(part, columns, fail) for part in parts}
     numeric: dict[str, np.ndarray] = {}
     for name, column in columns.items():
         if name in TEXT_COLUMNS:
@@ -300,16 +332,24 @@ def read_crystals(path: str | os.PathLike, what: str = "samples") -> Crystals:
             numeric[name] = np.array([_float_or_nan(text) for text in column], dtype=np.float64)
         except ValueError:
             continue  # a text column this report does not know (e.g. a material id)
-    composition = values["composition"]
-    derived = {
-        "n_atoms": composition.sum(dim=1).double(),
-        "n_elements": (composition > 0).sum(dim=1).double(),
-        "volume": cell_volume(values["lattice"], strict=False),
-    }
-    derived["density"] = density(composition, values["lattice"], strict=False)
-    for name, column in derived.items():
+    for name, column in _derived(values).items():
         numeric.setdefault(name, column.numpy().astype(np.float64))
-    return Crystals(path=path, columns=columns, values=values, numeric=numeric)
+    return Crystals(path=path, columns=columns, values=values, numeric=numeric, rows=len(rows))
+
+
+def _derived(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Columns computed from the parts a table has: atom and element counts from the
+    formula, the cell volume (Å³) from the cell, the density (g/cm³) from both."""
+    out = {}
+    if "composition" in values:
+        atoms = values["composition"]
+        out["n_atoms"] = atoms.sum(dim=1).double()
+        out["n_elements"] = (atoms > 0).sum(dim=1).double()
+    if "lattice" in values:
+        out["volume"] = cell_volume(values["lattice"], strict=False)
+    if "lattice" in values and "composition" in values:
+        out["density"] = density(values["composition"], values["lattice"], strict=False)
+    return out
 
 
 # -- reference tables -----------------------------------------------------------------------------

@@ -70,36 +70,69 @@ def all_valid(checks: dict[str, np.ndarray], n: int) -> np.ndarray:
     )
 
 
+def inside_space(checks: dict[str, np.ndarray], n: int) -> list[int] | None:
+    """Rows no check rejects (a check not evaluated on a row does not reject it): the rows
+    the environment could have sampled. None without checks (nothing to restrict by)."""
+    if not checks:
+        return None
+    failed = (np.stack(list(checks.values())) == 0).any(axis=0)
+    return np.flatnonzero(~failed).tolist()
+
+
 # -- diversity ------------------------------------------------------------------------------------
+def _part_keys(name: str, value: torch.Tensor, decimals: int) -> list:
+    """One hashable entry per row of a part's values: counts as (index, count) pairs,
+    floats rounded to ``decimals``, integers as they are."""
+    if name == "composition":
+        counts = value.round().long()
+        out = []
+        for row in range(counts.shape[0]):
+            present = counts[row].nonzero().squeeze(1)
+            out.append(tuple(zip(present.tolist(), counts[row, present].tolist(), strict=True)))
+        return out
+    if value.is_floating_point():
+        rounded = np.round(value.double().numpy(), decimals) + 0.0  # no -0.0
+        return [tuple(np.atleast_1d(row).tolist()) for row in rounded]
+    return [tuple(np.atleast_1d(row).tolist()) for row in value.numpy()]
+
+
 def unique_keys(crystals: Crystals, decimals: int = 3) -> list[tuple]:
-    """One hashable key per row: space group, composition, lattice rounded to ``decimals``."""
-    groups = crystals.values["spacegroup"].tolist()
-    composition = crystals.values["composition"].round().long()
-    lattice = np.round(crystals.values["lattice"].numpy(), decimals) + 0.0  # no -0.0
-    keys = []
-    for row, group in enumerate(groups):
-        present = composition[row].nonzero().squeeze(1)
-        formula = tuple(zip(present.tolist(), composition[row, present].tolist(), strict=True))
-        keys.append((group, formula, tuple(lattice[row].tolist())))
-    return keys
+    """One hashable key per row from every part the table holds (e.g. space group,
+    composition and lattice rounded to ``decimals``); a table without a known part falls
+    back to all of its cells."""
+    if not crystals.values:
+        return list(zip(*crystals.columns.values(), strict=True))
+    per_part = [_part_keys(name, value, decimals) for name, value in crystals.values.items()]
+    return list(zip(*per_part, strict=True))
+
+
+#: diversity entry -> the text column it counts the distinct values of
+_DISTINCT_TEXT = {
+    "crystal_systems": "crystal_system",
+    "lattice_systems": "lattice_system",
+    "point_symmetries": "point_symmetry",
+}
 
 
 def diversity(crystals: Crystals) -> dict:
-    """Share of unique crystals and numbers of distinct space groups, compositions, elements,
-    crystal systems, lattice systems and point symmetries."""
+    """Share of unique crystals, and the numbers of distinct values of each part and
+    describing column the table holds: compositions, space groups, elements, crystal
+    systems, lattice systems, point symmetries (entries whose column is absent are left
+    out)."""
     n = crystals.n
     keys = unique_keys(crystals)
-    return {
-        "n": n,
-        "unique": len(set(keys)),
-        "unique_share": len(set(keys)) / n if n else None,
-        "compositions": len({key[1] for key in keys}),
-        "space_groups": len(set(crystals.values["spacegroup"].tolist())),
-        "elements": int((crystals.values["composition"] > 0).any(dim=0).sum()),
-        "crystal_systems": len(set(crystals.text("crystal_system"))),
-        "lattice_systems": len(set(crystals.text("lattice_system"))),
-        "point_symmetries": len(set(crystals.text("point_symmetry"))),
-    }
+    out = {"n": n, "unique": len(set(keys)), "unique_share": len(set(keys)) / n if n else None}
+    values = crystals.values
+    if "composition" in values:
+        out["compositions"] = len(set(_part_keys("composition", values["composition"], 0)))
+    if "spacegroup" in values:
+        out["space_groups"] = len(set(values["spacegroup"].tolist()))
+    if "composition" in values:
+        out["elements"] = int((values["composition"] > 0).any(dim=0).sum())
+    for key, column in _DISTINCT_TEXT.items():
+        if column in crystals.columns:
+            out[key] = len(set(crystals.text(column)))
+    return out
 
 
 # -- summaries -------------------------------------------------------------------------------------

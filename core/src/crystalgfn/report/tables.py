@@ -1,4 +1,4 @@
-"""Tables of a report: the top-k CSV files and the Markdown summary ``report.md``."""
+"""Tables of a report: the top-k CSV files and the top-k table shown in the report."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crystalgfn.report.io import Crystals, write_rows
+from crystalgfn.report.io import LATTICE_COLUMNS, Crystals, write_rows
 
 
 def write_top(path: Path, crystals: Crystals, rows: Sequence[int], valid: np.ndarray) -> Path:
@@ -29,152 +29,85 @@ def write_top(path: Path, crystals: Crystals, rows: Sequence[int], valid: np.nda
     return write_rows(path, header, (cells(rank, row) for rank, row in enumerate(rows, start=1)))
 
 
-def _fmt(value) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "–"
-        return f"{value:.4g}"
-    return str(value)
+def _judged_rows(crystals: Crystals, evaluations: Sequence[dict]) -> dict[int, dict]:
+    """0-based sample row -> its ``evaluation.csv`` row, for evaluations of this samples
+    file: an evaluation's row numbers (1-based data rows) count only where the formula and
+    the space group there match, so an evaluation of another file joins nothing."""
+    formulas, groups = crystals.columns.get("formula"), crystals.columns.get("space_group")
+    out: dict[int, dict] = {}
+    if formulas is None or groups is None:
+        return out
+    for evaluation in evaluations:
+        for entry in evaluation.get("rows", ()):
+            try:
+                row = int(entry.get("row", "")) - 1
+                same = (
+                    0 <= row < crystals.n and entry.get("formula") == formulas[row]
+                    and int(float(entry.get("space_group", ""))) == int(float(groups[row]))
+                )
+            except ValueError:
+                continue
+            if same:
+                out.setdefault(row, entry)
+    return out
 
 
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_fmt(cell) for cell in row) + " |" for row in rows]
-    return "\n".join(lines)
+def top_table(
+    crystals: Crystals, rows: Sequence[int], valid: np.ndarray, properties: Sequence[str],
+    evaluations: Sequence[dict] = (), judge_columns: dict[str, str] | None = None,
+) -> dict:
+    """``{"header": [...], "rows": [[...], ...]}``: the best rows as the report shows them:
+    rank, formula, space group, the cell (Å, °), each property (the samples' are proxy
+    predictions), the reward, whether every check passed and, for crystals an evaluation
+    judged, its ``judge_columns`` (``evaluation.csv`` column -> header). Columns the table
+    lacks are left out."""
+    judged = {row: entry for row, entry in _judged_rows(crystals, evaluations).items()
+              if row in rows}  # judge columns only when a shown crystal was judged
+    columns: list[tuple[str, object]] = [("rank", None)]
+    if "formula" in crystals.columns:
+        columns.append(("formula", lambda r: crystals.columns["formula"][r]))
+    if "space_group" in crystals.columns:
+        symbol = crystals.columns.get("symbol")
+        columns.append(("space group", lambda r: (
+            f"{symbol[r]} ({crystals.columns['space_group'][r]})" if symbol
+            else crystals.columns["space_group"][r])))
+    if crystals.has(*LATTICE_COLUMNS):
+        columns.append(("a, b, c (Å); α, β, γ (°)", lambda r: _cell(crystals, r)))
+    for name in properties:
+        columns.append((f"{name} (proxy)", lambda r, name=name: _number(crystals, name, r)))
+    for name in ("reward", "log_reward"):
+        if name in crystals.numeric:
+            columns.append((name, lambda r, name=name: _number(crystals, name, r)))
+    columns.append(("valid", lambda r: _flag(valid[r])))
+    if judged:
+        for key, label in (judge_columns or {}).items():
+            columns.append((label, lambda r, key=key: _judge(judged.get(r), key)))
+    table = []
+    for rank, row in enumerate(rows, start=1):
+        table.append([rank if get is None else get(row) for _, get in columns])
+    return {"header": [name for name, _ in columns], "rows": table, "judged": len(judged)}
 
 
-def uncertainty_lines(metrics: dict) -> list[str]:
-    """The report's uncertainty section: per proxy, the samples flagged uncertain."""
-    block = metrics.get("uncertainty") or {}
-    out = ["## Uncertain samples", ""]
-    if not block:
-        return out + [
-            "No uncertainty columns in the samples (no proxy reported its uncertainty, or "
-            "the table predates them).",
-            "",
-        ]
-    top = metrics["top_k"].get("uncertainty") or {}
-    for proxy, entry in block.items():
-        if "uncertain" not in entry:
-            continue
-        line = (
-            f"- `{proxy}`: **{entry['uncertain']} of {entry['evaluated']} samples uncertain** "
-            f"({_fmt(100.0 * entry['share'] if entry['share'] is not None else None)} %; "
-            f"ensemble std above the proxy's threshold)"
-        )
-        if proxy in top and "uncertain" in top[proxy]:
-            line += f", {top[proxy]['uncertain']} of {top[proxy]['evaluated']} in the top-k"
-        if entry.get("std_median") is not None:
-            line += f"; std median {_fmt(entry['std_median'])}, p95 {_fmt(entry['std_p95'])}"
-        out.append(line + ".")
-    return out + [""]
+def _number(crystals: Crystals, name: str, row: int):
+    value = float(crystals.numeric[name][row])
+    return None if math.isnan(value) else value
 
 
-def markdown_report(metrics: dict) -> str:
-    """A human-readable summary of ``metrics`` with the plots embedded."""
-    samples = metrics["samples"]
-    reference = metrics.get("reference")
-    top = metrics["top_k"]
-    out = [f"# Crystal-GFN report: {samples['path']}", ""]
-    out.append(
-        f"{samples['n']} samples, environment `{metrics['env']}`"
-        + (
-            f", reference {reference['path']} ({reference['n']} crystals)."
-            if reference
-            else ", no reference."
-        )
-    )
-    for label, block in (("sample", samples), ("reference", reference or {})):
-        bad = block.get("non_finite") or {}
-        if bad.get("n"):
-            rows = ", ".join(map(str, bad["rows"][:10])) + (" ..." if bad["n"] > 10 else "")
-            out += ["", f"**{bad['n']} {label} row(s) have a NaN or infinite lattice or density** "
-                    f"(row {rows}): counted, but not measured."]
-    out += ["", "## Validity (measured)", ""]
-    checks = [name for name in metrics["validity"]]
-    header = (
-        ["check", "samples"]
-        + (["top-k"] if "validity" in top else [])
-        + (["reference"] if reference else [])
-    )
+def _flag(value: float) -> str:
+    return "–" if math.isnan(value) else ("yes" if value else "no")
 
-    def cell(block: dict, name: str) -> str:
-        value, evaluated = block["validity"].get(name), block["validity_evaluated"].get(name, 0)
-        text = _fmt(value)
-        return (
-            text
-            if evaluated == block["diversity"]["n"]
-            else f"{text} ({evaluated}/{block['diversity']['n']} evaluated)"
-        )
 
-    rows = []
-    for name in checks:
-        row = [name, cell(metrics, name)]
-        if "validity" in top:
-            row.append(cell(top, name))
-        if reference:
-            row.append(cell(reference, name))
-        rows.append(row)
-    out += [markdown_table(header, rows), ""]
-    out += ["## Diversity", ""]
-    keys = list(metrics["diversity"])
-    header = (
-        ["", "samples"]
-        + (["top-k"] if "diversity" in top else [])
-        + (["reference"] if reference else [])
-    )
-    rows = []
-    for key in keys:
-        row = [key, metrics["diversity"][key]]
-        if "diversity" in top:
-            row.append(top["diversity"].get(key))
-        if reference:
-            row.append(reference["diversity"].get(key))
-        rows.append(row)
-    out += [markdown_table(header, rows), ""]
-    if "skipped" in top:
-        out += [f"Top-k metrics skipped: {top['skipped']}.", ""]
-    out += uncertainty_lines(metrics)
-    out += ["## Summary statistics (samples)", ""]
-    stats = ("mean", "median", "p5", "p95")
-    out += [
-        markdown_table(
-            ["column", *stats], [[n, *(s[k] for k in stats)] for n, s in metrics["summary"].items()]
-        ),
-        "",
-    ]
-    if reference:
-        out += ["## Summary statistics (reference)", ""]
-        out += [
-            markdown_table(
-                ["column", *stats],
-                [[n, *(s[k] for k in stats)] for n, s in reference["summary"].items()],
-            ),
-            "",
-        ]
-    if metrics.get("comparison"):
-        out += ["## Samples against the reference distribution", ""]
-        fields = (
-            "sample_median",
-            "reference_p5",
-            "reference_median",
-            "reference_p95",
-            "fraction_below_reference_p5",
-            "fraction_above_reference_p95",
-        )
-        out += [
-            markdown_table(
-                ["property", *fields],
-                [[n, *(c[k] for k in fields)] for n, c in metrics["comparison"].items()],
-            ),
-            "",
-        ]
-    if metrics.get("evaluation"):
-        from crystalgfn.report.evaluation import markdown as evaluation_markdown
+def _cell(crystals: Crystals, row: int) -> str:
+    values = [float(crystals.numeric[name][row]) for name in LATTICE_COLUMNS]
+    lengths = " ".join(f"{v:.3g}" for v in values[:3])
+    return lengths + "; " + " ".join(f"{v:.4g}" for v in values[3:])
 
-        out += evaluation_markdown(metrics["evaluation"])
-    out += ["## Plots", ""]
-    out += [f"![{name}]({name})" for name in metrics["plots"]]
-    return "\n".join(out) + "\n"
+
+def _judge(entry: dict | None, key: str):
+    if entry is None:
+        return None
+    text = (entry.get(key) or "").strip()
+    try:
+        return float(text)
+    except ValueError:
+        return text or None

@@ -48,14 +48,20 @@ def cached_automaton(
 
 
 def cached_tables(
-    chem: Chemistry, automaton: CountAutomaton, max_count: int, max_elements: int
+    chem: Chemistry,
+    automaton: CountAutomaton,
+    max_count: int,
+    max_elements: int,
+    weights: np.ndarray | None = None,
 ) -> Tables:
-    """:func:`~crystalgfn_composition.feasibility.build_tables`, cached on disk."""
+    """:func:`~crystalgfn_composition.feasibility.build_tables`, cached on disk (with
+    ``weights``: the float64 (max, +) tables, mostly ``-inf``, which compress well)."""
+    weights = None if weights is None else np.asarray(weights, dtype=np.float64)
 
     def build() -> dict[str, np.ndarray]:
         tables = build_tables(
             chem, automaton.transitions, automaton.accepting, automaton.size, max_count,
-            max_elements,
+            max_elements, weights,
         )
         return {
             "charged": tables.charged.numpy(),
@@ -72,6 +78,8 @@ def cached_tables(
         max_count,
         max_elements,
     )
+    if weights is not None:  # the boolean tables' key stays as it was
+        key = (*key, weights)
     arrays = cached_arrays("composition-tables", key, build, _CODE)
     return Tables(
         charged=torch.from_numpy(arrays["charged"]),

@@ -34,15 +34,17 @@ and :mod:`~crystalgfn_composition.label_count` (the label-count dynamic programm
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 
+import attrs
 import numpy as np
 import torch
 from crystalgfn.elements import atomic_numbers
 from crystalgfn.elements import symbols as element_symbols
 from crystalgfn.env import Environment
 from crystalgfn.errors import ConfigError, InfeasibleError, UnknownNameError
-from crystalgfn.interfaces import CountLanguageTarget
+from crystalgfn.interfaces import CountLanguageTarget, VolumeBoundTarget
 from crystalgfn.states import State
 
 from crystalgfn_composition import chemistry
@@ -52,6 +54,7 @@ from crystalgfn_composition.data_import import CompositionImport
 from crystalgfn_composition.feasibility import (
     START,
     Chemistry,
+    Tables,
     automaton_arrays,
 )
 from crystalgfn_composition.label_count import CompositionLabelCount
@@ -71,6 +74,54 @@ def _check_int(name: str, value, low: int, high: int | None = None) -> int:
         accepted = f">= {low}" if high is None else f"in {low}..{high}"
         raise ConfigError(f"{name} must be {accepted}, got {value}")
     return int(value)
+
+
+#: Relative tolerance of the predicted-volume bounds: a finished composition is accepted when
+#: ``V̂ >= low - VOLUME_TOLERANCE * |low|`` and ``V̂ <= high + VOLUME_TOLERANCE * |high|``.
+VOLUME_TOLERANCE = 1e-12
+#: The masks' look-ahead compares with half that tolerance: it sums the same per-element
+#: volumes in another order than the finished composition does (rounding differences of order
+#: 1e-16 relative), so a completion it counts on is always accepted at the end (no dead ends).
+_LOOKAHEAD_TOLERANCE = 0.5 * VOLUME_TOLERANCE
+
+
+def _check_bound(name: str, value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ConfigError(f"{name} must be a volume in Å³ (a number) or None, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ConfigError(f"{name} must be a finite volume in Å³ or None for no bound, got {value}")
+    return float(value)
+
+
+def _loosened(bound: float, side: int, tolerance: float) -> float:
+    """``bound`` moved outwards (``side`` -1: a lower bound, +1: an upper one) by
+    ``tolerance`` relative."""
+    return bound + side * tolerance * abs(bound)
+
+
+@attrs.frozen
+class _VolumeCheck:
+    """The one binding side of the predicted-volume bounds, as the masks use it.
+
+    The masks work with *signed* volumes ``direction * V̂`` (``+1`` for a lower bound, ``-1``
+    for an upper one), so both sides are one test: ``signed V̂ >= bound``.
+
+    Attributes:
+        direction: ``+1`` (lower bound binds) or ``-1`` (upper bound binds).
+        weights: float64 ``(K,)``: ``direction`` times the volume (Å³) of each position.
+        tables: the (max, +) tables of ``weights``: the largest signed volume a valid
+            completion adds.
+        lookahead: the signed bound the look-ahead compares with (Å³).
+        accept: the signed bound a finished composition is compared with (Å³).
+    """
+
+    direction: int
+    weights: np.ndarray
+    tables: Tables
+    lookahead: float
+    accept: float
 
 
 def _check_symbols(
@@ -106,6 +157,7 @@ class CompositionEnv(
     CompositionLabelCount,
     Environment,
     CountLanguageTarget,
+    VolumeBoundTarget,
 ):
     """Atom counts of a unit cell over a user-chosen element list.
 
@@ -120,6 +172,8 @@ class CompositionEnv(
             (default ``"icsd24"``, SMACT's default), or ``None`` to switch the rule off.
         pauling: apply the Pauling electronegativity test to charged compositions.
         alloys: accept compositions made only of metals without charges (SMACT's rule).
+
+    Bounds on the predicted cell volume are installed with :meth:`with_volume_bounds`.
     """
 
     name = "composition"
@@ -141,6 +195,8 @@ class CompositionEnv(
         _allowed_elements: Sequence[str] | None = None,
         _count_limit: int | None = None,
         _languages: Mapping[int, np.ndarray] | None = None,
+        _element_volumes: Mapping[str, float] | None = None,
+        _volume_bounds: tuple[float | None, float | None] = (None, None),
     ):
         symbols = _check_symbols("elements", elements)
         if not symbols:
@@ -201,6 +257,12 @@ class CompositionEnv(
         self._setup_chemistry(symbols, required)
         self._setup_automata(_languages)
         self._check_feasible()
+        # Predicted-volume bounds (with_volume_bounds) pass through here in restrict().
+        self._element_volumes = None
+        self.volume_bounds: tuple[float | None, float | None] = (None, None)
+        self._volume_check: _VolumeCheck | None = None
+        if _element_volumes is not None:
+            self._install_volume_bounds(_element_volumes, *_volume_bounds)
 
     # -- construction ---------------------------------------------------------------------------
     def _setup_chemistry(self, symbols: list[str], required: list[str]) -> None:
@@ -290,8 +352,165 @@ class CompositionEnv(
             )
 
     def language_feasible(self, label: int) -> bool:
-        """Whether a valid composition exists under the count language ``label``."""
-        return bool(self.tables.source[self.start_of_language[label]])
+        """Whether a valid composition exists under the count language ``label`` (within
+        the predicted-volume bounds, when some are installed)."""
+        start = self.start_of_language[label]
+        return bool(self.tables.source[start]) and self._volume_feasible(start)
+
+    # -- predicted-volume bounds ----------------------------------------------------------------
+    def with_volume_bounds(
+        self, element_volumes: Mapping[str, float], low: float | None, high: float | None
+    ) -> CompositionEnv:
+        """A copy whose finished compositions all have a predicted cell volume
+        ``V̂ = Σ_e n_e v_e`` (Å³; ``n_e`` atoms of element ``e``, ``v_e = element_volumes[e]``
+        in Å³) within ``[low, high]`` (``None``: unbounded on that side).
+
+        The bounds are compared with a relative tolerance :data:`VOLUME_TOLERANCE` (1e-12):
+        accepted means ``V̂ >= low·(1 − 1e-12)`` and ``V̂ <= high·(1 + 1e-12)`` (for positive
+        bounds). The masks stay exact, with no dead ends, when at most one bound *binds*
+        (cuts off some valid composition): a (max, +) table of the largest volume a
+        completion can add (a (min, +) one for an upper bound) tells whether a step keeps a
+        completion within the bound; their look-ahead uses half the tolerance, so a
+        composition within 1e-12 relative of a bound can only be pruned, never be a dead end.
+        A bound that no valid composition violates costs nothing at sampling time.
+
+        The bounds survive :meth:`with_count_languages` and :meth:`restrict`; under a count
+        language :meth:`language_feasible` also asks for a composition within them.
+
+        Args:
+            element_volumes: volume per atom (Å³, finite and > 0) of every allowed element;
+                other keys are ignored.
+            low / high: bounds on ``V̂`` in Å³, or ``None``.
+
+        Raises:
+            ConfigError: a missing or bad volume, a bad bound, ``low > high``, or both bounds
+                binding (exact masking supports one binding side).
+            InfeasibleError: no valid composition has ``V̂`` within the bounds.
+        """
+        env = CompositionEnv.__new__(CompositionEnv)
+        env.__dict__.update(self.__dict__)
+        env.__dict__.pop("_device_cache", None)  # shared with self otherwise
+        env._install_volume_bounds(element_volumes, low, high)
+        return env
+
+    def volume_range(self) -> tuple[float, float]:
+        """``(min, max)`` of the predicted volume ``V̂`` (Å³) over the valid compositions,
+        without the volume bounds (under the environment's own count constraints, not the
+        labelled languages). Needs the element volumes of :meth:`with_volume_bounds`
+        (``with_volume_bounds(volumes, None, None)`` installs them without bounds)."""
+        if self._element_volumes is None:
+            raise ConfigError(
+                "volume_range needs per-element volumes (Å³): call "
+                "with_volume_bounds(element_volumes, low, high) first (None, None for no bounds)"
+            )
+        return self._volume_range
+
+    def _install_volume_bounds(self, element_volumes, low, high) -> None:
+        """Validate the volumes and bounds, compute the volume range, and keep the tables of
+        the binding side (see :meth:`with_volume_bounds`)."""
+        volumes = self._check_volumes(element_volumes)
+        low, high = _check_bound("low", low), _check_bound("high", high)
+        if low is not None and high is not None and low > high:
+            raise ConfigError(
+                f"the predicted-volume bounds must have low <= high, got low={low} Å³ > "
+                f"high={high} Å³"
+            )
+        self._element_volumes = volumes
+        self.volume_bounds = (low, high)
+        self._kwargs = {**self._kwargs, "_element_volumes": volumes, "_volume_bounds": (low, high)}
+        self._setup_volumes()
+        v_min, v_max = self._volume_range
+        bounds = f"[{low if low is not None else '-inf'}, {high if high is not None else 'inf'}] Å³"
+        reach = f"valid compositions reach predicted volumes {v_min:.6g}..{v_max:.6g} Å³"
+        if not self._volume_feasible(self.default_start):
+            raise InfeasibleError(
+                f"no valid composition has a predicted volume within {bounds}: the {reach}"
+            )
+
+    def _check_volumes(self, element_volumes) -> dict[str, float]:
+        if not isinstance(element_volumes, Mapping):
+            raise ConfigError(
+                "element_volumes must map element symbols to volumes per atom in Å³, e.g. "
+                f"{{'Fe': 11.8, 'O': 12.0}}, got {element_volumes!r}"
+            )
+        missing = [s for s in self.allowed_elements if s not in element_volumes]
+        if missing:
+            raise ConfigError(
+                f"element_volumes lacks the elements {missing}; it needs a volume (Å³) for "
+                f"every allowed element {list(self.allowed_elements)}"
+            )
+        volumes = {}
+        for symbol in self.allowed_elements:
+            value = element_volumes[symbol]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float, np.integer, np.floating))
+                or not math.isfinite(float(value))
+                or value <= 0
+            ):
+                raise ConfigError(
+                    f"element_volumes[{symbol!r}] must be a finite volume > 0 in Å³, got "
+                    f"{value!r}"
+                )
+            volumes[symbol] = float(value)
+        return volumes
+
+    def _position_volumes(self) -> np.ndarray:
+        """float64 ``(K,)``: the volume (Å³) of each position; 0 for elements that are not
+        allowed (never present)."""
+        return np.array([self._element_volumes.get(s, 0.0) for s in self.symbols])
+
+    def _setup_volumes(self) -> None:
+        """The volume range and the tables of the binding bound, for the current automaton
+        (called again by :meth:`with_count_languages`)."""
+        self.__dict__.pop("_device_cache", None)
+        self._volume_check = None
+        if self._element_volumes is None:
+            return
+        volumes = self._position_volumes()
+        args = (self.chem, self.automaton, self.max_count, self.max_elements)
+        largest = cached_tables(*args, volumes)
+        smallest = cached_tables(*args, -volumes)  # minus the smallest volume
+        # The range of the environment's own language (the default start state), which the
+        # labelled languages leave unchanged: binding is decided on it.
+        start = self.default_start
+        v_min, v_max = float(-smallest.source[start]), float(largest.source[start])
+        self._volume_range = (v_min, v_max)
+        low, high = self.volume_bounds
+        # A bound binds when some valid composition may lie outside it (at the look-ahead
+        # tolerance); one that none violates needs no masking at all.
+        low_binds = low is not None and v_min < _loosened(low, -1, _LOOKAHEAD_TOLERANCE)
+        high_binds = high is not None and v_max > _loosened(high, 1, _LOOKAHEAD_TOLERANCE)
+        infeasible = (low is not None and v_max < _loosened(low, -1, _LOOKAHEAD_TOLERANCE)) or (
+            high is not None and v_min > _loosened(high, 1, _LOOKAHEAD_TOLERANCE)
+        )
+        if low_binds and high_binds and not infeasible:
+            raise ConfigError(
+                f"both predicted-volume bounds bind: valid compositions reach {v_min:.6g}.."
+                f"{v_max:.6g} Å³, below low={low} Å³ and above high={high} Å³; exact masking "
+                "supports one binding side (the reachable volumes are a discrete set). Widen "
+                "one bound past that range, or narrow the composition space"
+            )
+        if low_binds:
+            self._volume_check = _VolumeCheck(
+                direction=1, weights=volumes, tables=largest,
+                lookahead=_loosened(low, -1, _LOOKAHEAD_TOLERANCE),
+                accept=_loosened(low, -1, VOLUME_TOLERANCE),
+            )
+        elif high_binds:
+            self._volume_check = _VolumeCheck(
+                direction=-1, weights=-volumes, tables=smallest,
+                lookahead=-_loosened(high, 1, _LOOKAHEAD_TOLERANCE),
+                accept=-_loosened(high, 1, VOLUME_TOLERANCE),
+            )
+
+    def _volume_feasible(self, start: int) -> bool:
+        """Whether some valid composition from automaton state ``start`` lies within the
+        volume bounds (True when no bound binds)."""
+        check = self._volume_check
+        if check is None:
+            return True
+        return bool(check.tables.source[start] >= check.lookahead)
 
     def with_count_languages(self, languages: Mapping[int, np.ndarray]) -> CompositionEnv:
         """A copy whose compositions may also be constrained by labelled count languages.
@@ -305,6 +524,7 @@ class CompositionEnv(
         env = CompositionEnv.__new__(CompositionEnv)
         env.__dict__.update(self.__dict__)
         env._setup_automata(languages)
+        env._setup_volumes()  # the volume tables follow the new automaton
         return env
 
     def count_multisets(self) -> list[tuple[int, ...]]:
@@ -329,7 +549,8 @@ class CompositionEnv(
     ) -> CompositionEnv:
         """A narrower composition space with the same layout, so that a policy trained on this
         environment can be masked to it: only some of the elements, fewer atoms per element,
-        more required elements. Count languages are dropped (a stack re-applies them)."""
+        more required elements. Count languages are dropped (a stack re-applies them);
+        predicted-volume bounds are kept."""
         kwargs = dict(self._kwargs)
         if elements is not None:
             kwargs["_allowed_elements"] = _check_symbols(
@@ -394,7 +615,9 @@ class CompositionEnv(
 
     def validity(self, values) -> dict[str, torch.Tensor]:
         """``charge_neutral``: the recorded rule (oxidation-state set, Pauling test, alloys),
-        checked independently of the masks; ``within_space``: elements and counts allowed."""
+        checked independently of the masks; ``within_space``: elements and counts allowed;
+        ``volume_within_bounds`` (only with volume bounds): the predicted volume (Å³) lies
+        within them, at the tolerance :data:`VOLUME_TOLERANCE`."""
         composition = values["composition"].round().long()
         names = element_symbols()
         allowed_z = torch.zeros(119, dtype=torch.bool)
@@ -407,8 +630,11 @@ class CompositionEnv(
             & (n_elements >= self.min_elements)
             & (n_elements <= self.max_elements)
         )
+        checks = {"within_space": within}
+        if self.volume_bounds != (None, None):
+            checks["volume_within_bounds"] = self._volume_within_bounds(composition)
         if self.oxidation_states is None:
-            return {"within_space": within}
+            return checks
         cache: dict[tuple, bool] = {}
         charge = []
         for row in composition.tolist():
@@ -418,7 +644,22 @@ class CompositionEnv(
                     dict(key), self.oxidation_states, pauling=self.pauling, alloys=self.alloys
                 )
             charge.append(cache[key])
-        return {"charge_neutral": torch.tensor(charge, dtype=torch.bool), "within_space": within}
+        return {"charge_neutral": torch.tensor(charge, dtype=torch.bool), **checks}
+
+    def _volume_within_bounds(self, composition: torch.Tensor) -> torch.Tensor:
+        """Bool ``(B,)`` from atom counts ``(B, 119)`` and the element volumes alone (not the
+        mask tables). The sum runs in position order like the masks' end-of-sequence test,
+        so both round alike."""
+        counts = composition[:, self.z.to(composition.device)].double()
+        volumes = torch.as_tensor(self._position_volumes(), device=composition.device)
+        volume = (counts * volumes).cumsum(dim=1)[:, -1]
+        low, high = self.volume_bounds
+        ok = torch.ones_like(volume, dtype=torch.bool)
+        if low is not None:
+            ok &= volume >= _loosened(low, -1, VOLUME_TOLERANCE)
+        if high is not None:
+            ok &= volume <= _loosened(high, 1, VOLUME_TOLERANCE)
+        return ok
 
     def describe(self, values) -> dict[str, list]:
         composition = values["composition"]

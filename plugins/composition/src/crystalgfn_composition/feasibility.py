@@ -80,7 +80,8 @@ class Chemistry:
 
 @attrs.frozen
 class Tables:
-    """Completability of every prefix summary.
+    """Completability of every prefix summary (or, built with weights, the largest weight a
+    valid completion adds: float64, ``-inf`` for False; see :func:`build_tables`).
 
     Attributes:
         charged: bool ``(K + 1, 2, 2Q + 1, G + 1)`` indexed ``[last + 1, mode - CATIONS,
@@ -113,12 +114,24 @@ def build_tables(
     sizes: np.ndarray,
     max_count: int,
     max_elements: int,
+    weights: np.ndarray | None = None,
 ) -> Tables:
     """Completability tables by dynamic programming from the last position back.
 
     ``transitions`` ``(G, max_count + 1)``, ``accepting`` ``(G,)`` and ``sizes`` ``(G,)``
     describe the count automata (several may be stacked with consecutive state numbers).
+
+    With ``weights`` (float64 ``(K,)``, one per position) the same recursion runs in the
+    (max, +) semiring, adding ``count * weights[p]`` on entering position ``p``: the tables
+    are float64 and hold the largest ``Σ n_e w_e`` that a valid completion adds (the whole
+    composition for ``source``), ``-inf`` exactly where the boolean tables are False. With
+    volumes per atom (Å³) that is the largest predicted volume a completion can add; with
+    negated volumes, minus the smallest.
     """
+    # One recursion serves both semirings so that the volume look-ahead can never disagree
+    # with completability; np.maximum is the semiring sum in both (on bools, logical or).
+    if weights is not None:
+        weights = np.asarray(weights, dtype=np.float64)
     n_pos = chem.n_positions
     n_states = transitions.shape[0]
     # The dynamic programme runs in numpy: its many small boolean operations are far cheaper
@@ -130,38 +143,54 @@ def build_tables(
     q_max = max(int(charges.max(initial=0)) * max_count * max(max_elements - 1, 1), 1)
     width = 2 * q_max + 1
     zero = q_max
-    charged = np.zeros((n_pos + 1, 2, width, n_states + 1), dtype=bool)
-    neutral = np.zeros((n_pos + 1, 2, n_states + 1), dtype=bool)
+    if weights is None:
+        dtype, bottom = bool, False
+        finished = accept  # value of closing the composition here
+    else:
+        dtype, bottom = np.float64, -np.inf
+        finished = np.where(accept, 0.0, -np.inf)
+    counts = np.arange(1, max_count + 1)
+
+    def gain(table: np.ndarray, position: int, count) -> np.ndarray:
+        """``table`` after adding ``count`` atoms at ``position`` (the semiring product)."""
+        return table if weights is None else table + count * weights[position]
+
+    def join(out: np.ndarray, table: np.ndarray) -> None:
+        np.maximum(out, table, out=out)
+
+    charged = np.full((n_pos + 1, 2, width, n_states + 1), bottom, dtype=dtype)
+    neutral = np.full((n_pos + 1, 2, n_states + 1), bottom, dtype=dtype)
     # enter_*[p]: adding position p (some count, some label of that kind) to a prefix with
     # summary (q, g) reaches a completable prefix.
-    enter_cations = np.zeros((n_pos, width, n_states + 1), dtype=bool)
-    enter_anions = np.zeros((n_pos, width, n_states + 1), dtype=bool)
-    enter_metals = np.zeros((n_pos, n_states + 1), dtype=bool)
-    enter_single = np.zeros((n_pos, n_states + 1), dtype=bool)
+    enter_cations = np.full((n_pos, width, n_states + 1), bottom, dtype=dtype)
+    enter_anions = np.full((n_pos, width, n_states + 1), bottom, dtype=dtype)
+    enter_metals = np.full((n_pos, n_states + 1), bottom, dtype=dtype)
+    enter_single = np.full((n_pos, n_states + 1), bottom, dtype=dtype)
 
-    def or_shifted(out: np.ndarray, table: np.ndarray, shift: int) -> None:
-        """``out[q] |= table[q + shift]`` for every ``q`` with ``q + shift`` in range (dim 0)."""
+    def join_shifted(out: np.ndarray, table: np.ndarray, shift: int) -> None:
+        """``out[q] = max(out[q], table[q + shift])`` for every ``q`` with ``q + shift`` in
+        range (dim 0)."""
         if abs(shift) >= width:
             return
         if shift >= 0:
-            out[: width - shift] |= table[shift:]
+            join(out[: width - shift], table[shift:])
         else:
-            out[-shift:] |= table[: width + shift]
+            join(out[-shift:], table[: width + shift])
 
     for last in range(n_pos - 1, -1, -1):
         i = last + 1
         if chem.no_required_after(last):
-            charged[i, :, zero] = accept
-            neutral[i, 0] = accept if chem.alloys else accept & single
-            neutral[i, 1] = accept & single
+            charged[i, :, zero] = finished
+            neutral[i, 0] = finished if chem.alloys else np.where(single, finished, bottom)
+            neutral[i, 1] = np.where(single, finished, bottom)
         for position in range(last + 1, chem.limit_after(last) + 1):
-            charged[i, 0] |= enter_cations[position]
+            join(charged[i, 0], enter_cations[position])
             if chem.anion_may_follow(last, position):
-                charged[i, 0] |= enter_anions[position]
-            charged[i, 1] |= enter_anions[position]
-            neutral[i, 0] |= enter_metals[position]
-        charged[i, ..., n_states] = False
-        neutral[i, :, n_states] = False
+                join(charged[i, 0], enter_anions[position])
+            join(charged[i, 1], enter_anions[position])
+            join(neutral[i, 0], enter_metals[position])
+        charged[i, ..., n_states] = bottom
+        neutral[i, :, n_states] = bottom
         # Entering position `last` from an earlier prefix: with n atoms and charge label v,
         # a prefix with charge q reaches charge q + n v and automaton state trans[g, n].
         slots = [
@@ -172,23 +201,28 @@ def build_tables(
         for count in range(1, max_count + 1):
             target_states = trans[:, count]
             after = {
-                CATIONS: charged[i, 0][:, target_states],  # (width, G + 1)
-                ANIONS: charged[i, 1][:, target_states],
+                CATIONS: gain(charged[i, 0][:, target_states], last, count),  # (width, G + 1)
+                ANIONS: gain(charged[i, 1][:, target_states], last, count),
             }
             for value, mode in slots:
                 out = enter_cations[last] if mode == CATIONS else enter_anions[last]
-                or_shifted(out, after[mode], count * value)
+                join_shifted(out, after[mode], count * value)
         targets = trans[:, 1:]  # (G + 1, max_count)
         if chem.slot_valid[last, 0]:
+            table = neutral[i, 0] if chem.is_metal[last] else neutral[i, 1]
+            best = gain(table[targets], last, counts[None, :]).max(axis=1)
             if chem.is_metal[last]:
-                enter_metals[last] = neutral[i, 0][targets].any(axis=1)
+                enter_metals[last] = best
             else:
-                enter_single[last] = neutral[i, 1][targets].any(axis=1)
-    source = np.zeros(n_states + 1, dtype=bool)
+                enter_single[last] = best
+    source = np.full(n_states + 1, bottom, dtype=dtype)
     for position in range(chem.limit_after(-1) + 1):
-        source |= enter_cations[position][zero] | enter_anions[position][zero]
-        source |= enter_metals[position] | enter_single[position]
-    source[n_states] = False
+        for table in (
+            enter_cations[position][zero], enter_anions[position][zero],
+            enter_metals[position], enter_single[position],
+        ):
+            join(source, table)
+    source[n_states] = bottom
     return Tables(
         charged=torch.from_numpy(charged),
         neutral=torch.from_numpy(neutral),

@@ -3,6 +3,16 @@
 The forward mask allows a step (next element, its count, its label) only when the prefix
 summary after it still has a valid completion (the tables of
 :mod:`crystalgfn_composition.feasibility`); the backward mask allows undoing the last element.
+
+With a binding predicted-volume bound (:meth:`~crystalgfn_composition.env.CompositionEnv.
+with_volume_bounds`) a step must also keep a completion within it: with signed volumes
+``w`` (Å³; minus the volumes for an upper bound), the step adding ``n`` atoms at position
+``e`` is allowed when ``n w_e + T[next summary] >= bound - W_prefix``, ``T`` being the
+(max, +) table of the largest signed volume a completion adds, and end-of-sequence when
+``W_prefix >= bound``. ``W_prefix`` depends on the counts, not only on the prefix summary, so
+that test runs per row (float64 ``(B, C)``), on the ``C`` columns that some summary allows;
+the rest stays per summary. The tolerances are those of ``with_volume_bounds``.
+
 A mixin of :class:`crystalgfn_composition.env.CompositionEnv`, which sets the attributes used.
 """
 
@@ -53,7 +63,34 @@ class CompositionMasks:
                 z=self.z.to(device),
             )
             cache[key]["pairs"] = self._slot_pairs(device)
+            check = getattr(self, "_volume_check", None)
+            if check is not None:  # a bound binds (see _volume_fit)
+                cache[key]["volume"] = self._volume_tensors(check, cache[key]["pairs"], device)
         return cache[key]
+
+    def _volume_tensors(self, check, pairs, device) -> dict:
+        """The binding volume bound's constants on ``device`` (see :meth:`_volume_fit`)."""
+        weights = torch.as_tensor(check.weights, dtype=torch.float64, device=device)
+        counts = torch.arange(1, self.max_count + 1, dtype=torch.float64, device=device)
+        # Compact slack columns: the charged pairs, the neutral pairs, then one column of
+        # zeros that every other action (end-of-sequence, never-allowed slots) reads.
+        n_pairs = pairs["columns"].numel() + pairs["neutral_columns"].numel()
+        pair_of_column = torch.full((self.n_actions,), n_pairs, dtype=torch.long, device=device)
+        pair_of_column[torch.cat([pairs["columns"], pairs["neutral_columns"]])] = torch.arange(
+            n_pairs, device=device
+        )
+        return dict(
+            weights=weights,
+            counts=counts,
+            # Signed volume (Å³) of each step's own atoms, per pair and count: (Lc, M), (Ln, M).
+            gain=weights[pairs["k"]][:, None] * counts[None],
+            gain_neutral=weights[pairs["neutral_k"]][:, None] * counts[None],
+            pair_of_column=pair_of_column,
+            charged=check.tables.charged.to(device).reshape(-1),
+            neutral=check.tables.neutral.to(device).reshape(-1),
+            lookahead=check.lookahead,
+            accept=check.accept,
+        )
 
     def _slot_pairs(self, device) -> dict[str, torch.Tensor]:
         """The (position, label) slots that some state may allow, with their constant parts of
@@ -107,8 +144,25 @@ class CompositionMasks:
         per_summary = self._mask_per_summary(state, t)
         if per_summary is None:
             return self._forward_mask_dense(state, t)
-        compact, inverse = per_summary
-        return compact[inverse]
+        compact, inverse, slack = per_summary
+        if slack is None:
+            return compact[inverse]
+        columns, block = compress_columns(compact)
+        mask = torch.zeros(
+            inverse.shape[0], self.n_actions, dtype=torch.bool, device=compact.device
+        )
+        mask[:, columns] = self._volume_fit(
+            state, t, block[inverse], self._slack_rows(slack, inverse, columns, t), columns
+        )
+        return mask
+
+    @staticmethod
+    def _slack_rows(slack, inverse, columns, t) -> torch.Tensor:
+        """float64 ``(B, C)``: the per-summary ``slack`` (pair order) of each row on
+        ``columns``."""
+        # index_select twice is far cheaper than one two-dimensional advanced index.
+        pairs = t["volume"]["pair_of_column"][columns]
+        return slack.index_select(1, pairs).index_select(0, inverse)
 
     def mask_columns(self, state: State, forward: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """:meth:`Environment.mask_columns`; the allowed columns are found on the distinct
@@ -118,13 +172,44 @@ class CompositionMasks:
         )
         if per_summary is None:
             return super().mask_columns(state, forward)
-        compact, inverse = per_summary
+        compact, inverse, slack = per_summary
         columns, compact = compress_columns(compact)
-        return columns, compact[inverse]
+        if slack is None:
+            return columns, compact[inverse]
+        t = self._tensors(state["last"].device)
+        block = self._volume_fit(
+            state, t, compact[inverse], self._slack_rows(slack, inverse, columns, t), columns
+        )
+        keep, block = compress_columns(block)
+        return columns[keep], block
 
-    def _mask_per_summary(self, state: State, t) -> tuple[torch.Tensor, torch.Tensor] | None:
+    def _volume_fit(
+        self, state: State, t, block: torch.Tensor, slack: torch.Tensor, columns: torch.Tensor
+    ) -> torch.Tensor:
+        """``block`` (bool ``(B, C)``, the mask on ``columns`` (C,)) and the volume test of a
+        binding bound: ``slack >= lookahead - W_prefix`` for steps (``slack`` float64
+        ``(B, C)``, signed Å³) and ``W_prefix >= accept`` for end-of-sequence.
+
+        ``W_prefix`` is summed in position order (``cumsum``), as the validity check sums the
+        finished composition, so the end-of-sequence test rounds exactly like it."""
+        vol = t["volume"]
+        prefix = (state["counts"].double() * vol["weights"]).cumsum(dim=1)[:, -1]  # (B,)
+        # slack >= lookahead - prefix rounds within an ulp of prefix + slack >= lookahead,
+        # far inside the margin between the look-ahead and the acceptance tolerances, and
+        # saves a (B, C) pass.
+        fits = slack >= (vol["lookahead"] - prefix)[:, None]
+        if columns.numel() and int(columns[-1]) == self.eos:  # columns ascend
+            fits[:, -1] = prefix >= vol["accept"]
+        return block & fits
+
+    def _mask_per_summary(self, state: State, t):
         """``(masks of the distinct prefix summaries (U, n_actions), int64 row -> summary
-        (B,))``, or ``None`` when a charge lies outside the tables (use the dense mask)."""
+        (B,), slack)``, or ``None`` when a charge lies outside the tables (use the dense
+        mask). ``slack`` is ``None`` unless a volume bound binds; then it is float64
+        ``(U, P + 1)``: per (position, label, count) pair of ``t["pairs"]``, the largest
+        signed volume (Å³) the step and a completion after it add, which
+        :meth:`_volume_fit` compares per row (column ``P`` is 0, read by every other action;
+        ``t["volume"]["pair_of_column"]`` maps actions to these columns)."""
         q_max = self.tables.max_charge
         charge = state["charge"]
         if charge.numel() == 0 or bool((charge.abs() > q_max).any()):
@@ -141,11 +226,13 @@ class CompositionMasks:
         summary = {
             "last": u_last, "mode": u_mode, "charge": u_charge, "automaton": u_g, "done": u_done
         }
-        return self._forward_mask_compact(summary, t), inverse
+        compact, slack = self._forward_mask_compact(summary, t)
+        return compact, inverse, slack
 
-    def _forward_mask_compact(self, state: State, t) -> torch.Tensor:
+    def _forward_mask_compact(self, state: State, t) -> tuple[torch.Tensor, torch.Tensor | None]:
         """:meth:`_forward_mask_dense` evaluated only on the slots listed in
-        ``t["pairs"]`` (every other slot is always forbidden)."""
+        ``t["pairs"]`` (every other slot is always forbidden), without the volume test:
+        ``(mask (U, n_actions), slack)``, ``slack`` as in :meth:`_mask_per_summary`."""
         p = t["pairs"]
         u = state["last"].shape[0]
         k = len(self.symbols)
@@ -190,7 +277,30 @@ class CompositionMasks:
         neutral_ok = t["neutral"][flat_n] & ((to_metal | to_single) & reachable[:, kn])[:, :, None]
         out[:, p["neutral_columns"]] = neutral_ok.reshape(u, -1)
         out[:, -1] = self._terminal(state, t)
-        return out
+        vol = t.get("volume")
+        if vol is None:
+            return out, None
+        slack = torch.cat(
+            [
+                self._allowed_slack(charged_ok, vol["gain"], vol["charged"], flat),
+                self._allowed_slack(neutral_ok, vol["gain_neutral"], vol["neutral"], flat_n),
+                torch.zeros(u, 1, dtype=torch.float64, device=device),
+            ],
+            dim=1,
+        )
+        return out, slack
+
+    @staticmethod
+    def _allowed_slack(ok, gain, table, flat) -> torch.Tensor:
+        """float64 ``(U, L * M)``: ``gain[l, m] + table[flat[u, l, m]]`` where ``ok`` (bool
+        ``(U, L, M)``) allows the step, 0 elsewhere (never read: the step is masked). Only
+        allowed steps are gathered, since the float64 tables can be large (about 120 MB with
+        the space groups' languages) and random reads from them dominate the cost. The
+        operations are those of the dense reference, so both round alike, bit for bit."""
+        slack = torch.zeros(ok.shape, dtype=torch.float64, device=ok.device)
+        where = ok.nonzero(as_tuple=True)
+        slack[where] = gain[where[1], where[2]] + table[flat[where]]
+        return slack.reshape(ok.shape[0], -1)
 
     def _forward_mask_dense(self, state: State, t=None) -> torch.Tensor:
         """Reference implementation of :meth:`forward_mask` over the full ``(B, K, M, S)``
@@ -253,7 +363,16 @@ class CompositionMasks:
         mask[:, :, :, 0] = neutral_ok
         mask &= reachable[:, :, None, None]
         mask = mask.reshape(b, k * m * s)
-        return torch.cat([mask, self._terminal(state, t)[:, None]], dim=1)
+        mask = torch.cat([mask, self._terminal(state, t)[:, None]], dim=1)
+        vol = t.get("volume")
+        if vol is None:
+            return mask
+        w = vol["weights"]
+        slack = w[None, :, None, None] * vol["counts"][None, None, :, None] + vol["charged"][flat]
+        slack[:, :, :, 0] = w[None, :, None] * vol["counts"][None, None, :] + vol["neutral"][flat_n]
+        slack = torch.cat([slack.reshape(b, k * m * s), slack.new_zeros(b, 1)], dim=1)
+        columns = torch.arange(self.n_actions, device=device)
+        return self._volume_fit(state, t, mask, slack, columns)
 
     def backward_mask(self, state: State) -> torch.Tensor:
         b = state["last"].shape[0]

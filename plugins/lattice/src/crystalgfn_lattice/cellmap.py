@@ -190,7 +190,9 @@ class CellMap:
                 f"no angle triple in [{lo:g}, {hi:g}] degrees satisfies the triangle inequalities "
                 f"with margin {self.triclinic.margin:g} (each angle < sum of the others, sum < 360)"
             )
-        if system in (RHOMBOHEDRAL, MONOCLINIC) and lo <= 90.0 <= hi:
+        if system == RHOMBOHEDRAL and lo >= 120.0 - ANGLE_MARGIN:
+            return f"it needs alpha < {120 - ANGLE_MARGIN:g} degrees but min_angle is {lo:g}"
+        if system == RHOMBOHEDRAL or (system == MONOCLINIC and lo <= 90.0 <= hi):
             a_lo, a_hi = self.angle_interval(system)
             return f"its free angle's interval [{a_lo:g}, {a_hi:g}] degrees is empty"
         needed = "90 and 120" if system in (TRIGONAL_HEXAGONAL, HEXAGONAL) else "90"

@@ -40,4 +40,7 @@ def lattice_env(
     return PlausibleLatticeEnv(**options, envelope=envelope)
 
 
+#: What the environments it builds accept in ``restrict`` (both kinds take the same).
+lattice_env.restrictions = LatticeEnv.restrictions
+
 __all__ = ["lattice_env"]

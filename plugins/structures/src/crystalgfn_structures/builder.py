@@ -370,17 +370,29 @@ class StructureBuilder:
         it. This is what ``crystalgfn evaluate`` calls."""
         return self.build_one(sample_from_row(row, number))
 
-    def build(self, samples, jobs: int = 1) -> list[Result]:
-        """Complete every sample (a CSV path, rows or :class:`Sample` objects), in order."""
+    def build(self, samples, jobs: int = 1, progress: bool = False) -> list[Result]:
+        """Complete every sample (a CSV path, rows or :class:`Sample` objects), in order;
+        with ``progress``, the count, elapsed time and ETA on stderr as they finish."""
+        from crystalgfn.progress import Progress
+
         samples = read_samples(samples)
+        counter = Progress("structures", len(samples), "built", enabled=progress)
         if jobs <= 1 or len(samples) < 2:
-            return [self.build_one(sample) for sample in samples]
+            results = []
+            for sample in samples:
+                results.append(self.build_one(sample))
+                counter.advance()
+            return results
         import concurrent.futures
         import multiprocessing
 
         context = multiprocessing.get_context("fork" if os.name == "posix" else None)
         with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-            return list(pool.map(self.build_one, samples, chunksize=4))
+            results = []
+            for result in pool.map(self.build_one, samples, chunksize=4):
+                results.append(result)
+                counter.advance()
+            return results
 
     def write(self, samples, out_dir, reference=None, jobs: int = 1) -> dict:
         """Build every sample and write ``out_dir/index.csv``, ``out_dir/cif/<row>.cif`` and
@@ -388,7 +400,7 @@ class StructureBuilder:
         from crystalgfn_structures.output import write_results
 
         start = time.perf_counter()
-        results = self.build(samples, jobs=jobs)
+        results = self.build(samples, jobs=jobs, progress=True)  # the long step of the CLI
         return write_results(results, out_dir, builder=self, reference=reference,
                              build_seconds=time.perf_counter() - start, jobs=jobs)
 

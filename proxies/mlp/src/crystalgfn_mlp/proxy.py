@@ -186,3 +186,14 @@ class MLPProxy(Proxy):
         single model)."""
         values = self.member_predictions(batch)
         return values.mean(0), values.std(0, unbiased=False)
+
+    # ------------------------------------------------------------------ second fidelity
+    def fine_tune(self, batch: Mapping[str, torch.Tensor], labels: torch.Tensor,
+                  out: str | Path, **settings) -> dict:
+        """Write a copy of this ensemble fine-tuned on another fidelity's ``labels`` (e.g. an
+        oracle's) of the crystals ``batch`` to ``out``; returns the keyword arguments that
+        build the copy (``weights_path``). This proxy's weights are left unchanged. See
+        :func:`crystalgfn_mlp.finetune.fine_tune` for ``settings``."""
+        from crystalgfn_mlp.finetune import fine_tune
+
+        return fine_tune(self, batch, labels, out, **settings)
