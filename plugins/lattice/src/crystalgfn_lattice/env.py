@@ -325,12 +325,18 @@ class LatticeEnv(Environment, LatticeSystemTarget):
             raise ValueError("step: the free unit parameters must lie in [0, 1]")
         lattice = torch.zeros_like(u)
         for system, rows in self._groups(state["system"]):
-            lattice[rows] = self.cellmap.to_lattice(system, u[rows])[0]
+            lattice[rows] = self._lattice_rows(system, u[rows], state, rows)
+        # Every other key (a subclass's per-row conditions) is carried over unchanged.
         return {
-            "system": state["system"].clone(),
+            **{key: value.clone() for key, value in state.items()},
             "params": lattice,
             "done": torch.ones_like(state["done"]),
         }
+
+    def _lattice_rows(self, system: int, u: torch.Tensor, state: State, rows: torch.Tensor):
+        """Lattices ``(n, 6)`` of the unit values ``u`` of the ``rows`` of ``state`` (all of
+        ``system``); the map :meth:`step` applies."""
+        return self.cellmap.to_lattice(system, u)[0]
 
     def step_back(self, state: State, actions: torch.Tensor) -> tuple[State, torch.Tensor]:
         """The source (with the same ``"system"``) and the unit parameters ``(B, 6)`` in the

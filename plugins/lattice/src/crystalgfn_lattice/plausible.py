@@ -350,29 +350,8 @@ class PlausibleLatticeEnv(LatticeEnv):
         u[:, chart.free] = length_u
         return u, log_jac + chart_log_jac
 
-    def step(self, state: State, actions: torch.Tensor, params: torch.Tensor | None = None):
-        if bool(state["done"].any()):
-            raise ValueError(
-                "step: the lattice is already sampled in some rows (no action is allowed)"
-            )
-        if params is None or params.shape != (state["done"].shape[0], 6):
-            shape = None if params is None else tuple(params.shape)
-            raise ValueError(
-                f"step: expected params of shape ({state['done'].shape[0]}, 6), got {shape}"
-            )
-        u = params.to(torch.get_default_dtype()).to(_F64)
-        free = FREE_MASK.to(u.device)[state["system"]]
-        if not bool((((u >= 0) & (u <= 1)) | ~free).all()):
-            raise ValueError("step: the free unit parameters must lie in [0, 1]")
-        lattice = torch.zeros_like(u)
-        for system, rows in self._groups(state["system"]):
-            lattice[rows] = self._to_lattice(system, u[rows], state["window"][rows])[0]
-        return {
-            "system": state["system"].clone(),
-            "params": lattice,
-            "done": torch.ones_like(state["done"]),
-            "window": state["window"].clone(),
-        }
+    def _lattice_rows(self, system: int, u: torch.Tensor, state: State, rows: torch.Tensor):
+        return self._to_lattice(system, u, state["window"][rows])[0]
 
     def step_back(self, state: State, actions: torch.Tensor):
         parent, u = super().step_back(state, actions)
