@@ -19,7 +19,7 @@ import tempfile
 from importlib import resources
 from pathlib import Path
 
-from crystalgfn.report.io import reference_from_table
+from crystalgfn.report.reference import reference_from_table
 from crystalgfn.table import write_csv
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "mp_validation.csv"

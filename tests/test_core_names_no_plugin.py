@@ -32,30 +32,7 @@ _PART_VOCABULARY = {
 #: Capability protocols name concepts (a lattice-system target), not an environment: any
 #: environment with the members fits.
 _CAPABILITIES = {"interfaces.py": {"lattice"}}
-#: Known debt (issue 16), to be moved out of core or built from declarations:
-#: * judge/: the S.U.N. evaluation is pymatgen-specific and reads crystal columns;
-#: * report/: the report reads the first-party columns (``report/io.py`` computes density
-#:   for reference tables that lack it); being reworked so that reports are built from what
-#:   environments and proxies declare.
-_KNOWN_DEBT = {
-    "judge/evaluate.py": {"pyxtal"},
-    "judge/hull.py": {"composition"},
-    "judge/inputs.py": {"formation_energy"},
-    "judge/item.py": {"composition", "formation_energy", "spacegroup"},
-    "judge/summary.py": {"formation_energy"},
-    "judge/uniqueness.py": {"composition"},
-    "report/build.py": {"density", "lattice"},
-    "report/evaluation.py": {"density", "formation_energy"},
-    "report/io.py": {
-        "band_gap", "composition", "density", "formation_energy", "lattice", "spacegroup"
-    },
-    "report/metrics.py": {"composition", "lattice", "spacegroup"},
-    "report/plots.py": {
-        "band_gap", "composition", "density", "formation_energy", "lattice", "spacegroup"
-    },
-    "report/tables.py": {"lattice"},
-}
-ALLOWED = {**_PART_VOCABULARY, **_CAPABILITIES, **_KNOWN_DEBT}
+ALLOWED = {**_PART_VOCABULARY, **_CAPABILITIES}
 
 
 def _docstring_nodes(tree: ast.AST) -> set[int]:

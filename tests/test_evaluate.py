@@ -12,7 +12,7 @@ pytest.importorskip("pyxtal")
 from crystalgfn.cli import main  # noqa: E402
 from crystalgfn.errors import ConfigError, UnknownNameError  # noqa: E402
 from crystalgfn.judge.evaluate import evaluate  # noqa: E402
-from crystalgfn.judge.summary import spearman  # noqa: E402
+from crystalgfn_mlip.judge.summary import spearman  # noqa: E402
 from pymatgen.core import Lattice, Structure  # noqa: E402
 
 # the columns 'crystalgfn sample' writes (all four groups below are cubic, centrosymmetric)

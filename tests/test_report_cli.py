@@ -264,11 +264,12 @@ def test_a_run_report_shows_settings_curves_baseline_and_the_restricted_run(tmp_
 
 def test_the_element_plot_shows_the_samples_elements_only(tmp_path):
     from crystalgfn.report import plots, read_crystals
+    from crystalgfn_composition.report import shown_elements
 
     samples = tmp_path / "s.csv"
     assert main(["sample", "-n", "30", "--out", str(samples), "--elements", "Fe,O"]) == 0
     reference = read_crystals(write_csv(tmp_path / "r.csv", reference_from_table(MP_SLICE)))
     series = [plots.Series("samples", read_crystals(samples), plots.SAMPLE_COLOR, filled=True),
               plots.Series("reference", reference, plots.REFERENCE_COLOR)]
-    assert plots.shown_elements(series[:1]) == [8, 26]  # O, Fe; not the reference's 75
-    assert len(plots.shown_elements(series)) > 22
+    assert shown_elements(series[:1]) == [8, 26]  # O, Fe; not the reference's 75
+    assert len(shown_elements(series)) > 22

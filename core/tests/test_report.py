@@ -255,7 +255,8 @@ def test_the_top_k_table_shows_the_judge_values_of_judged_rows(tiny, tmp_path):
     assert table["header"][-3:] == [
         "E_f oracle (eV/atom)", "E_hull oracle (eV/atom)", "stable (oracle)"
     ]
-    ranked = {row[1]: row for row in table["rows"]}  # by formula
+    formula = table["header"].index("formula")
+    ranked = {row[formula]: row for row in table["rows"]}
     assert ranked["Na1Cl2"][-3:] == [-0.5, 0.25, 0.0]
     assert table["rows"][1][-3:] == [None, None, None]  # rank 2 is row 4: not joined
     assert table["judged"] == 1

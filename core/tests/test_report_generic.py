@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 from crystalgfn.errors import ConfigError
-from crystalgfn.report import build_report
+from crystalgfn.report import Column, ReportPart, build_report
 
 SPACEGROUP_ONLY = (
     "space_group,symbol,crystal_system,lattice_system,point_symmetry,reward,score\n"
@@ -68,3 +69,55 @@ def test_a_part_the_environment_provides_still_needs_its_columns(tmp_path):
     samples.write_text("units,reward\n1,1.0\n")
     with pytest.raises(ConfigError, match=r"lacks the required column\(s\) \['space_group'"):
         build_report(samples, tmp_path / "r", env="spacegroup", plot=False)
+
+
+class UnitsReport(ReportPart):
+    """A third-party report part for ``units``, declared the way the first-party parts
+    declare theirs."""
+
+    name = "units"
+    columns = (Column("units", "formula units", unit="f.u."),)
+
+    def read(self, cells):
+        return torch.tensor(cells("units", int), dtype=torch.long)
+
+    def diversity(self, crystals):
+        return {"unit_counts": len(set(crystals.values["units"].tolist()))}
+
+    def top_columns(self, crystals):
+        return [("Z", lambda row: crystals.columns["units"][row])]
+
+
+class CheckedUnitsEnv(UnitsEnv):
+    def validity(self, values):
+        return {"few_units": values["units"] <= 1}
+
+
+@pytest.fixture
+def units_report():
+    from crystalgfn.plugins import get_plugins
+
+    registry = get_plugins().report_parts
+    registry.add(UnitsReport, "units", distribution="(session)")
+    yield
+    registry.remove("units")
+
+
+def test_a_registered_report_part_reads_counts_and_shows_its_part(tmp_path, units_report):
+    from crystalgfn.report.plots import axis_label
+
+    samples = tmp_path / "samples.csv"
+    samples.write_text("units,reward,score\n1,1.5,0.2\n2,0.5,0.1\n2,0.7,0.1\n")
+    metrics = build_report(samples, tmp_path / "r", env=CheckedUnitsEnv(), plot=False)
+    # read back by the report part: validity is measured, the part keys uniqueness
+    assert metrics["validity_skipped"] is None
+    assert metrics["validity"]["few_units"] == pytest.approx(1 / 3)
+    assert metrics["diversity"] == {"n": 3, "unique": 2, "unique_share": 2 / 3, "unit_counts": 2}
+    assert metrics["properties"] == ["score"]  # a declared column is not a property
+    table = metrics["top_k"]["table"]
+    assert table["header"] == ["rank", "Z", "score (proxy)", "reward", "valid"]
+    assert [row[1] for row in table["rows"]] == ["1", "2", "2"]
+    assert axis_label("units") == "formula units (f.u.)"
+    with pytest.raises(ConfigError, match=r"row 2: units 'two'"):
+        samples.write_text("units,reward\n1,1.0\ntwo,0.5\n")
+        build_report(samples, tmp_path / "r2", env=CheckedUnitsEnv(), plot=False)

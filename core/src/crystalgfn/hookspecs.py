@@ -118,3 +118,39 @@ def register_oracles(register):
     (``device``, ``fmax``, ``steps``, ``max_seconds``) and uses ``relax``, ``reference`` and
     ``versions``.
     """
+
+
+@hookspec
+def register_judges(register):
+    """Register judges: what ``crystalgfn evaluate`` does to each input, and the columns of
+    its ``evaluation.csv`` and ``summary.json``.
+
+    Call ``register(JudgeClass)``; the name is ``JudgeClass.name`` (the first-party one is
+    ``"sun"``: stable, unique, novel crystals). The class must subclass
+    :class:`crystalgfn.judge.base.Judge` and declare its columns there (``columns``,
+    ``sample_columns``, ``prediction_column``, ``label_column``); core runs the evaluation
+    (resume log, workers, files) and reports read the columns by what it declares.
+    """
+
+
+@hookspec
+def register_report_parts(register):
+    """Register how reports read and show one state part (e.g. what a lattice plot is).
+
+    Call ``register(ReportPartClass)``; the name is ``ReportPartClass.name``, the name of the
+    part it reads (one of an environment's ``provides``). The class must subclass
+    :class:`crystalgfn.report.parts.ReportPart`: it declares the table columns the part is
+    read back from (with their labels and units), and may add diversity counts, top-k table
+    columns and plots. A part without one is summarised from its numeric columns only.
+    """
+
+
+@hookspec
+def register_reference_formats(register):
+    """Register table formats a report's ``--reference`` may come in besides the sample format
+    (e.g. a Materials Project table).
+
+    Call ``register(FormatClass)``; the name is ``FormatClass.name``. The class must subclass
+    :class:`crystalgfn.report.reference.ReferenceFormat`: ``columns`` identify the format by
+    its header and ``convert(path)`` gives the columns of the sample format.
+    """

@@ -8,13 +8,14 @@ two models, not the stability of a crystal.
 
 Oracles are plugins (hook ``register_oracles``); ``crystalgfn evaluate --oracle NAME`` picks
 one. Structures are pymatgen ``Structure`` objects; pymatgen is imported by the oracles and by
-:mod:`crystalgfn.judge`, never by the core's import.
+the judge a plugin registers (``register_judges``), never by the core's import.
 """
 
 from __future__ import annotations
 
 import abc
 import math
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -39,6 +40,21 @@ class Relaxation:
     converged: bool
     steps: int
     max_force: float
+
+
+_SYMBOL = re.compile(r"[A-Z][a-z]?")
+
+
+def elements_of(formula: str) -> frozenset[str]:
+    """Element symbols of a formula such as ``"Na4 Cl4"``."""
+    return frozenset(_SYMBOL.findall(formula))
+
+
+def elements_with_reference(entries) -> frozenset[str]:
+    """Elements that have an elemental entry among ``entries`` (:class:`ReferenceEntry`)."""
+    return frozenset(
+        next(iter(elements_of(e.formula))) for e in entries if len(elements_of(e.formula)) == 1
+    )
 
 
 @attrs.frozen
@@ -72,8 +88,6 @@ class OracleReference:
     @property
     def elements(self) -> frozenset[str]:
         """Elements that have an elemental entry (formation energies need one each)."""
-        from crystalgfn.judge.hull import elements_with_reference
-
         return elements_with_reference(self.entries)
 
 

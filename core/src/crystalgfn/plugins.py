@@ -92,6 +92,9 @@ def _registrars(plugins: Plugins, distribution: str) -> dict[str, Callable]:
         "register_policies": into(plugins.policies),
         "register_structure_builders": into(plugins.structure_builders),
         "register_oracles": into(plugins.oracles),
+        "register_judges": into(plugins.judges),
+        "register_report_parts": into(plugins.report_parts),
+        "register_reference_formats": into(plugins.reference_formats),
         "register_constraints": register_constraint,
     }
 
@@ -113,6 +116,14 @@ class Plugins:
     policies: Registry = attrs.field()
     structure_builders: Registry = attrs.field()
     oracles: Registry = attrs.field()
+    #: what ``crystalgfn evaluate`` judges and how (:class:`crystalgfn.judge.base.Judge`)
+    judges: Registry = attrs.field()
+    #: how reports read and show a state part, by part name
+    #: (:class:`crystalgfn.report.parts.ReportPart`)
+    report_parts: Registry = attrs.field()
+    #: other table formats a report reference may come in
+    #: (:class:`crystalgfn.report.reference.ReferenceFormat`)
+    reference_formats: Registry = attrs.field()
     #: cross-environment constraints, named ``"source->target"`` (see :func:`constraint_key`)
     constraints: Registry = attrs.field()
     #: names standing for a whole stack spec (``"crystal"``); each factory is a :class:`Preset`
@@ -144,6 +155,18 @@ class Plugins:
     def _oracles(self):
         return Registry("oracle", failures=self.failures)
 
+    @judges.default
+    def _judges(self):
+        return Registry("judge", failures=self.failures)
+
+    @report_parts.default
+    def _report_parts(self):
+        return Registry("report part", failures=self.failures)
+
+    @reference_formats.default
+    def _reference_formats(self):
+        return Registry("reference format", failures=self.failures)
+
     @constraints.default
     def _constraints(self):
         return Registry("constraint", failures=self.failures)
@@ -160,6 +183,9 @@ class Plugins:
             "policy": self.policies,
             "structure_builder": self.structure_builders,
             "oracle": self.oracles,
+            "judge": self.judges,
+            "report_part": self.report_parts,
+            "reference_format": self.reference_formats,
             "constraint": self.constraints,
             "preset": self.presets,
         }

@@ -7,10 +7,10 @@ import pytest
 pytest.importorskip("chgnet")
 
 from crystalgfn.errors import ConfigError, UnknownNameError  # noqa: E402
-from crystalgfn.judge.hull import Hulls  # noqa: E402
 from crystalgfn.plugins import get_plugins  # noqa: E402
 from crystalgfn.testing import check_oracle  # noqa: E402
 from crystalgfn_mlip import ChgnetOracle, load_model, load_reference  # noqa: E402
+from crystalgfn_mlip.judge.hull import Hulls  # noqa: E402
 from pymatgen.core import Lattice, Structure  # noqa: E402
 
 PAPER_ELEMENTS = "H Li B C N O F Na Mg Al Si P S Cl K V Mn Fe Co Ni Cu Se".split()

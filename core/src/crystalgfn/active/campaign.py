@@ -50,9 +50,9 @@ from crystalgfn.active.fidelity import fine_tunable_proxy, predict
 from crystalgfn.atomic import atomic_path, write_text
 from crystalgfn.checkpoint import load_checkpoint
 from crystalgfn.errors import ConfigError
+from crystalgfn.judge import label_column
 from crystalgfn.judge.evaluate import same_settings
 from crystalgfn.judge.inputs import _number
-from crystalgfn.judge.item import LABEL_COLUMN
 
 SETTINGS = "settings.json"
 CAMPAIGN = "campaign.json"
@@ -236,7 +236,7 @@ class Campaign:
                       kwargs: dict | None) -> dict:
         """The round's record so far: how wrong the proxy was on the batch, before it learns
         the batch's labels, and what the oracle says of the batch."""
-        labels = [_number(row.get(LABEL_COLUMN)) for row in rows]
+        labels = [_number(row.get(label_column())) for row in rows]
         used = [i for i, y in enumerate(labels) if y is not None]
         predicted = [float(b[self.name]) for b in batch]
         base_mean, _ = predict(self.base, values)
@@ -318,11 +318,12 @@ class Campaign:
             folder = round_dir(self.out, r)
             values = torch.load(folder / "batch.pt", weights_only=True)
             rows = _read_csv(folder / "oracle" / "evaluation.csv")
-            used = [i for i, row in enumerate(rows) if _number(row.get(LABEL_COLUMN)) is not None]
+            label = label_column()
+            used = [i for i, row in enumerate(rows) if _number(row.get(label)) is not None]
             if used:
                 index = torch.tensor(used, dtype=torch.long)
                 parts.append({k: v[index] for k, v in values.items()})
-                labels.extend(_number(rows[i][LABEL_COLUMN]) for i in used)
+                labels.extend(_number(rows[i][label]) for i in used)
         if not parts:
             return {}, []
         return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}, labels

@@ -22,13 +22,16 @@ import shutil
 from pathlib import Path
 
 from crystalgfn.atomic import atomic_path, write_text
-from crystalgfn.judge.item import LABEL_COLUMN
+from crystalgfn.judge import label_column
 
-#: the oracle's columns kept in ``labels.csv`` (not its timings: the file of a resumed
-#: campaign equals that of an uninterrupted one)
-ORACLE_COLUMNS = ("formula", "space_group_after", "energy_per_atom", LABEL_COLUMN,
-                  "e_above_hull", "stable", "stable_strict", "novel", "converged", "steps",
-                  "volume_ratio", "reason")
+
+def oracle_columns() -> tuple[str, ...]:
+    """The oracle's columns kept in ``labels.csv`` (not its timings: the file of a resumed
+    campaign equals that of an uninterrupted one); the label is the one the judge declares."""
+    return ("formula", "space_group_after", "energy_per_atom", label_column(),
+            "e_above_hull", "stable", "stable_strict", "novel", "converged", "steps",
+            "volume_ratio", "reason")
+
 BEST = 10
 
 
@@ -40,7 +43,7 @@ def _read_csv(path: Path) -> list[dict]:
 def labelled_rows(out: Path, rounds: list[int]) -> list[dict]:
     """Every judged crystal of ``rounds``: batch columns, ``oracle_*`` columns, ``round``,
     ``row`` and the source CIF (``relaxed``, empty when it was not relaxed)."""
-    rows = []
+    rows, kept = [], oracle_columns()
     for number in rounds:
         folder = out / f"round_{number:02d}"
         batch = _read_csv(folder / "batch.csv")
@@ -48,7 +51,7 @@ def labelled_rows(out: Path, rounds: list[int]) -> list[dict]:
         for sample, row in zip(batch, judged, strict=True):
             cif = folder / "oracle" / "relaxed" / f"{row['row']}.cif"
             rows.append({"round": number, "row": int(row["row"]), **sample,
-                         **{f"oracle_{k}": row.get(k, "") for k in ORACLE_COLUMNS},
+                         **{f"oracle_{k}": row.get(k, "") for k in kept},
                          "relaxed": str(cif) if row.get("relaxed") == "1" and cif.is_file()
                          else ""})
     return rows
@@ -88,8 +91,9 @@ def best_crystals(rows: list[dict], k: int = BEST) -> list[dict]:
         return value if math.isfinite(value) else math.inf
 
     scored = [r for r in rows if number(r["oracle_e_above_hull"]) < math.inf]
+    label = f"oracle_{label_column()}"
     return sorted(scored, key=lambda r: (number(r["oracle_e_above_hull"]),
-                                         number(r[f"oracle_{LABEL_COLUMN}"]),
+                                         number(r[label]),
                                          r["round"], r["row"]))[:k]
 
 
@@ -195,12 +199,13 @@ def _markdown(campaign, records, best, plotted, config) -> str:
               "| CIF |",
               "|---|---|---|---|---|---|---|---|"]
     name = config.refit["proxy"]
+    label = f"oracle_{label_column()}"
     for rank, row in enumerate(best, start=1):
         lines.append(
             f"| {rank} | {row['round']} | {row.get('formula', '')} "
             f"(SG {row.get('space_group', '')}) | {row['oracle_formula']} "
             f"(SG {row['oracle_space_group_after']}) | "
-            f"{row['oracle_e_above_hull']} | {row[f'oracle_{LABEL_COLUMN}']} | "
+            f"{row['oracle_e_above_hull']} | {row[label]} | "
             f"{row.get(name, '')} | [{row['best_cif']}]({row['best_cif']}) |")
     if not best:
         lines.append("| – | no crystal was scored yet | | | | | | |")

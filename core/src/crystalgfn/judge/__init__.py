@@ -1,21 +1,20 @@
-"""Judging samples with an oracle: build atoms, relax, score stability, S.U.N.
+"""Judging samples with an oracle, resumably (``crystalgfn evaluate``).
 
-``crystalgfn evaluate`` is :func:`crystalgfn.judge.evaluate.evaluate`. The pieces:
+``crystalgfn evaluate`` is :func:`crystalgfn.judge.evaluate.evaluate`. Core runs the
+evaluation; what is judged and how comes from a plugin:
 
-* :mod:`~crystalgfn.judge.inputs` — what is judged: rows of a samples CSV (atoms are placed
-  by a structure builder) or CIF files (real structures);
-* :mod:`~crystalgfn.judge.hull` — formation energies and energies above the convex hull from
-  the oracle's own competing phases;
-* :mod:`~crystalgfn.judge.item` — one input judged end to end (in a worker process);
-* :mod:`~crystalgfn.judge.summary` — rates, medians and the proxy-vs-oracle comparison.
-
-pymatgen is imported here, lazily: ``import crystalgfn`` does not need it.
+* :mod:`~crystalgfn.judge.base` — the :class:`~crystalgfn.judge.base.Judge` a plugin
+  registers (``register_judges``): it judges one input and declares the columns it reads and
+  writes (the first-party S.U.N. judge of crystals is in ``crystalgfn-mlip``);
+* :mod:`~crystalgfn.judge.inputs` — what is judged: rows of a samples CSV (objects are built
+  by a structure builder) or files (e.g. CIF files of real structures);
+* :mod:`~crystalgfn.judge.evaluate` — the resume log, worker processes and output files.
 """
 
-#: E above hull (eV/atom) at or below which a crystal counts as stable (the usual S.U.N.
-#: threshold of crystal generators); ``stable_strict`` uses 0.
-STABLE_THRESHOLD = 0.1
-#: spglib tolerance (Å) of the symmetry checks before and after relaxation
-SYMPREC = 0.1
-#: two atoms closer than this (Å) make a structure unphysical: it is not relaxed
-OVERLAP_DISTANCE = 0.5
+
+def label_column(judge: str | None = None) -> str:
+    """The ``evaluation.csv`` column of the judge's value that a proxy predicts (what an
+    active-learning campaign refits on), as the registered judge declares it."""
+    from crystalgfn.judge.evaluate import judge_class
+
+    return judge_class(judge).label_column

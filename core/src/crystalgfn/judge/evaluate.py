@@ -6,7 +6,7 @@ Files in the output folder:
   a rerun with other settings is refused, so that one folder never mixes two evaluations;
 * ``rows.jsonl`` — one judged row per line, appended as each input finishes (the resume log:
   a rerun skips the rows it holds);
-* ``relaxed/<row>.cif`` — each relaxed structure;
+* ``relaxed/<row><suffix>`` — each judged (e.g. relaxed) structure, as the judge saves it;
 * ``evaluation.csv`` and ``summary.json`` — written when every row is done (``unique`` needs
   them all).
 """
@@ -24,11 +24,8 @@ from pathlib import Path
 
 from crystalgfn.atomic import atomic_path, write_text
 from crystalgfn.errors import ConfigError
-from crystalgfn.judge import OVERLAP_DISTANCE, STABLE_THRESHOLD, SYMPREC
+from crystalgfn.judge.base import Judge, Outcome
 from crystalgfn.judge.inputs import Item, read_items, subsample, within_elements
-from crystalgfn.judge.item import COLUMNS, Judge, Outcome, check_cif_file
-from crystalgfn.judge.summary import summarise
-from crystalgfn.judge.uniqueness import unique_flags
 
 MAX_PLACEMENTS = 100
 
@@ -46,6 +43,39 @@ def make_oracle(name: str, **options):
     return registry.get(name).factory(**options)
 
 
+def judge_class(name: str | None = None) -> type[Judge]:
+    """The judge registered as ``name``; by default the only one installed (a choice is
+    asked for when there are several)."""
+    from crystalgfn.plugins import get_plugins
+
+    registry = get_plugins().judges
+    if name is None:
+        names = registry.names()
+        if len(names) != 1:
+            raise ConfigError(
+                "no judge is installed; install one, e.g. the first-party crystalgfn-mlip "
+                "(pip install -e plugins/mlip)" if not names else
+                f"several judges are installed ({', '.join(names)}); choose one with judge=NAME"
+            )
+        name = names[0]
+    return registry.get(name).factory
+
+
+def default_builder() -> str:
+    """The only installed structure builder (a choice is asked for when there are several)."""
+    from crystalgfn.plugins import get_plugins
+
+    names = get_plugins().structure_builders.names()
+    if len(names) != 1:
+        raise ConfigError(
+            "no structure builder is installed; install one, e.g. the first-party "
+            "crystalgfn-structures (pip install -e plugins/structures)" if not names else
+            f"several structure builders are installed ({', '.join(names)}); choose one "
+            "with --backend NAME"
+        )
+    return names[0]
+
+
 def make_builders(name: str, placements: int, seed: int) -> list:
     """One structure builder per placement; placement ``k`` is seeded with
     ``seed * 100 + k``, so placement 0 of seed S places atoms as ``crystalgfn structures
@@ -57,25 +87,30 @@ def make_builders(name: str, placements: int, seed: int) -> list:
 
 
 def evaluate(source, out_dir, *, oracle: str = "chgnet", n: int | None = None, jobs: int = 1,
-             seed: int = 0, placements: int = 1, builder: str = "pyxtal", fmax: float = 0.1,
+             seed: int = 0, placements: int = 1, builder: str | None = None, fmax: float = 0.1,
              steps: int = 300, max_seconds: float = 600.0, device: str = "cpu", elements=None,
-             progress=None) -> dict:
+             progress=None, judge: str | None = None) -> dict:
     """Judge ``source`` (samples CSV, CIF file or folder of CIFs) and write ``out_dir``.
 
     ``elements``: judge only samples whose elements all lie in this set (e.g. a run's, to
-    compare with the Materials Project crystals of its space). Returns the summary (also in
+    compare with the Materials Project crystals of its space). ``builder``: the structure
+    builder that places atoms (default: the only one installed); ``judge``: the registered
+    judge (default: the only one installed). Returns the summary (also in
     ``out_dir/summary.json``). An interrupted call leaves the
     finished rows in ``out_dir/rows.jsonl``; calling again with the same arguments continues.
     """
     _check_counts(n=n, jobs=jobs, placements=placements, seed=seed)
-    items, kind = read_items(source)
+    judge_type = judge_class(judge)
+    items, kind = read_items(source, judge_type)
     if elements:
         items = within_elements(items, elements)
     items = subsample(items, n, seed)
     the_oracle = make_oracle(oracle, device=device, fmax=fmax, steps=steps,
                              max_seconds=max_seconds)
     if kind == "cif" and not Path(source).is_dir():
-        check_cif_file(str(source), the_oracle)  # one file: a bad one is an error, not a row
+        judge_type.check_file(str(source), the_oracle)  # one file: an error, not a row
+    if kind == "samples" and builder is None:
+        builder = default_builder()
     builders = make_builders(builder, placements, seed) if kind == "samples" else []
     out = Path(out_dir)
     settings = {
@@ -84,27 +119,25 @@ def evaluate(source, out_dir, *, oracle: str = "chgnet", n: int | None = None, j
         "placements": placements if kind == "samples" else 1,
         "builder": builder if kind == "samples" else None,
         **the_oracle.settings(),
-        "thresholds": {"stable_e_above_hull": STABLE_THRESHOLD, "stable_strict": 0.0,
-                       "symprec": SYMPREC, "overlap_distance": OVERLAP_DISTANCE},
+        "thresholds": dict(judge_type.thresholds),
     }
     done = _resume(out, settings)
     todo = [item for item in items if item.row not in done]
-    report = progress or Progress(len(items), len(done))
+    report = progress or Progress(len(items), len(done), counted=judge_type.progress_column)
     start = time.perf_counter()
     if todo:
-        judge = Judge(the_oracle, builders)
+        the_judge = judge_type(the_oracle, builders)
         (out / "relaxed").mkdir(parents=True, exist_ok=True)
         with open(out / "rows.jsonl", "a") as log:
-            for outcome in _run(judge, todo, jobs):
-                _record(out, log, outcome)
+            for outcome in _run(the_judge, todo, jobs):
+                _record(out, log, outcome, judge_type)
                 done[outcome.row["row"]] = outcome.row
                 report.advance(outcome.row)
     report.finish()
     rows = [done[item.row] for item in items]
-    for row, flag in zip(rows, unique_flags(out, rows), strict=True):
-        row["unique"] = "" if flag is None else int(flag)
-    _write_csv(out / "evaluation.csv", rows)
-    summary = summarise(rows, kind=kind)
+    judge_type.finish(out, rows)
+    _write_csv(out / "evaluation.csv", rows, judge_type.columns)
+    summary = judge_type.summarise(rows, kind=kind)
     summary.update(
         oracle=the_oracle.name, energy_scale=the_oracle.energy_scale,
         versions=the_oracle.versions(), reference=_provenance(the_oracle),
@@ -173,13 +206,11 @@ def _resume(out: Path, settings: dict) -> dict[int, dict]:
     return done
 
 
-def _record(out: Path, log, outcome: Outcome) -> None:
-    """Save the relaxed structure, then append the row (so a logged row has its CIF)."""
+def _record(out: Path, log, outcome: Outcome, judge: type[Judge]) -> None:
+    """Save the judged structure, then append the row (so a logged row has its file)."""
     if outcome.structure is not None:
-        from pymatgen.io.cif import CifWriter
-
-        with atomic_path(out / "relaxed" / f"{outcome.row['row']}.cif") as temporary:
-            CifWriter(outcome.structure).write_file(temporary)
+        with atomic_path(out / "relaxed" / f"{outcome.row['row']}{judge.suffix}") as temporary:
+            judge.save(outcome.structure, temporary)
     log.write(json.dumps(outcome.row) + "\n")
     log.flush()
     os.fsync(log.fileno())
@@ -228,9 +259,9 @@ def _run(judge: Judge, items: list[Item], jobs: int):
             raise
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
+def _write_csv(path: Path, rows: list[dict], columns) -> None:
     with atomic_path(path) as temporary, temporary.open("w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=COLUMNS, extrasaction="ignore")
+        writer = csv.DictWriter(stream, fieldnames=columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
 
@@ -238,24 +269,27 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 class Progress:
     """A progress bar on a terminal, a line every ~5 % (or 30 s) otherwise, on stderr."""
 
-    def __init__(self, total: int, done: int, stream=None):
+    def __init__(self, total: int, done: int, stream=None, counted: str = ""):
         self.total, self.done, self.new = total, done, 0
+        self.counted = counted
         self.stream = stream or sys.stderr
         self.tty = self.stream.isatty()
         self.start = self.last = time.perf_counter()
-        self.stable = 0
+        self.count = 0
         if done:
             print(f"resuming: {done} of {total} rows already judged", file=self.stream)
 
     def advance(self, row: dict) -> None:
         self.done += 1
         self.new += 1
-        self.stable += row.get("stable") == 1
+        self.count += bool(self.counted) and row.get(self.counted) == 1
         now = time.perf_counter()
         rate = self.new / (now - self.start)
         eta = (self.total - self.done) / rate if rate else 0.0
         text = (f"evaluate {self.done}/{self.total}  {rate * 60:.1f}/min  "
-                f"eta {_clock(eta)}  stable so far {self.stable}")
+                f"eta {_clock(eta)}")
+        if self.counted:
+            text += f"  {self.counted} so far {self.count}"
         if self.tty:
             width = 24
             filled = int(width * self.done / self.total)

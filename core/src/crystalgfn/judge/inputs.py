@@ -11,11 +11,6 @@ from pathlib import Path
 
 from crystalgfn.errors import ConfigError
 
-#: columns a samples CSV needs so that atoms can be placed
-SAMPLE_COLUMNS = ("space_group", "formula", "a", "b", "c", "alpha", "beta", "gamma")
-#: the column holding the proxy's prediction, when the samples were written by a trained run
-PROXY_COLUMN = "formation_energy"
-
 
 @dataclass(frozen=True)
 class Item:
@@ -29,16 +24,18 @@ class Item:
     space_group: int | None
     sample: dict | None = None
     cif: str | None = None
-    proxy_formation_energy: float | None = None
+    #: the samples' value of the judge's ``prediction_column`` (a proxy's prediction), if any
+    prediction: float | None = None
 
     @property
     def input(self) -> str:
         return Path(self.cif).name if self.cif else ""
 
 
-def read_items(source: str | Path) -> tuple[list[Item], str]:
+def read_items(source: str | Path, judge) -> tuple[list[Item], str]:
     """The items of ``source`` (a samples CSV, a CIF file or a folder of CIF files) and its
-    kind (``"samples"`` or ``"cif"``). Raises :class:`ConfigError` for unusable input."""
+    kind (``"samples"`` or ``"cif"``); ``judge``: the :class:`~crystalgfn.judge.base.Judge`
+    class, whose declared columns are read. Raises :class:`ConfigError` for unusable input."""
     path = Path(source)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".cif")
@@ -52,27 +49,31 @@ def read_items(source: str | Path) -> tuple[list[Item], str]:
         )
     if path.suffix.lower() == ".cif":
         return [Item(1, "", None, cif=str(path))], "cif"
-    return _read_samples(path), "samples"
+    return _read_samples(path, judge), "samples"
 
 
-def _read_samples(path: Path) -> list[Item]:
+def _read_samples(path: Path, judge) -> list[Item]:
     from crystalgfn.report.io import read_csv_text  # names binary and NUL-holding files
 
     reader = csv.DictReader(io.StringIO(read_csv_text(path, "samples"), newline=""))
     header = reader.fieldnames or []
     rows = [row for row in reader if any((v or "").strip() for v in row.values())]
-    missing = [name for name in SAMPLE_COLUMNS if name not in header]
+    missing = [name for name in judge.sample_columns if name not in header]
     if missing:
         raise ConfigError(
-            f"samples file {str(path)!r} lacks the column(s) {missing} needed to place atoms "
+            f"samples file {str(path)!r} lacks the column(s) {missing} needed to judge it "
             f"(found {header}); or give a folder of CIF files"
         )
     if not rows:
         raise ConfigError(f"samples file {str(path)!r} has no rows")
     items = []
     for number, row in enumerate(rows, start=1):
-        items.append(Item(number, row["formula"].strip(), _group(row["space_group"]),
-                          sample=dict(row), proxy_formation_energy=_number(row.get(PROXY_COLUMN))))
+        # formula and space group, where the samples have them, name the input in progress
+        # lines and let --elements filter it; a judge of other objects needs neither
+        items.append(Item(number, (row.get("formula") or "").strip(),
+                          _group(row.get("space_group")),
+                          sample=dict(row),
+                          prediction=_number(row.get(judge.prediction_column))))
     return items
 
 

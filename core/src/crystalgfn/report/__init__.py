@@ -6,24 +6,23 @@ the core dependencies.
 """
 
 from crystalgfn.report.build import build_report, load_reference
-from crystalgfn.report.io import (
-    REQUIRED_COLUMNS,
-    Crystals,
-    parse_formula,
-    read_crystals,
-    reference_from_table,
-)
+from crystalgfn.report.io import Crystals, parse_formula, read_crystals, required_columns
 from crystalgfn.report.metrics import diversity, row_validity, summary, validity_metrics
+from crystalgfn.report.parts import Column, ReportPart
+from crystalgfn.report.reference import ReferenceFormat, reference_from_table
 
 __all__ = [
-    "REQUIRED_COLUMNS",
+    "Column",
     "Crystals",
+    "ReferenceFormat",
+    "ReportPart",
     "build_report",
     "diversity",
     "load_reference",
     "parse_formula",
     "read_crystals",
     "reference_from_table",
+    "required_columns",
     "row_validity",
     "summary",
     "validity_metrics",

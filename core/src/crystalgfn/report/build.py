@@ -13,20 +13,16 @@ from crystalgfn.errors import ConfigError
 from crystalgfn.report import metrics as m
 from crystalgfn.report import plots, tables
 from crystalgfn.report.document import document
+from crystalgfn.report.evaluation import draw as draw_evaluation
 from crystalgfn.report.evaluation import (
-    TOP_JUDGE_COLUMNS,
     evaluation_metrics,
     judged_table,
     load_evaluation,
+    top_columns,
 )
-from crystalgfn.report.evaluation import draw as draw_evaluation
-from crystalgfn.report.io import (
-    Crystals,
-    is_table_format,
-    non_finite_rows,
-    read_crystals,
-    reference_from_table,
-)
+from crystalgfn.report.io import Crystals, non_finite_rows, read_crystals
+from crystalgfn.report.parts import report_parts
+from crystalgfn.report.reference import is_table_format, reference_from_table
 from crystalgfn.report.render import to_html, to_markdown
 from crystalgfn.report.run_info import read_run, training_curves
 from crystalgfn.report.scoring import add_scores, run_reward
@@ -42,9 +38,9 @@ REFERENCE_ALL_COLOR = "#f4a3a3"
 def load_reference(
     path: str | os.PathLike, out_dir: Path, parts: tuple[str, ...] | None = None
 ) -> Crystals:
-    """Read a reference in the sample format, or convert a Materials Project table (detected
-    by its ``conv_composition`` / ``spacegroup_number`` columns) into ``out_dir/reference.csv``
-    first."""
+    """Read a reference in the sample format, or convert a table in a registered reference
+    format (e.g. a Materials Project table, detected by its header) into
+    ``out_dir/reference.csv`` first."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"reference file {str(path)!r} does not exist")
@@ -82,10 +78,11 @@ def _jsonable(value):
 
 
 def _non_finite(crystals: Crystals, what: str) -> dict:
-    """``{"n": rows, "rows": [...], "lattice": [...], "density": [...]}`` (1-based row numbers)
-    of the rows with a NaN or infinite lattice or density, warned about by number: they are
-    counted in ``n`` of every metric, but no check or summary can measure them."""
-    by_column = non_finite_rows(crystals)
+    """``{"n": rows, "rows": [...], <part or column>: [...], ...}`` (1-based row numbers) of
+    the rows with a NaN or infinite value where none may be (:func:`non_finite_rows`, e.g. a
+    cell or a density), warned about by number: they are counted in ``n`` of every metric,
+    but no check or summary can measure them."""
+    by_column = non_finite_rows(crystals, report_parts(list(crystals.values)))
     if not by_column:
         return {"n": 0, "rows": []}
     rows = sorted({row for column in by_column.values() for row in column})
@@ -96,8 +93,8 @@ def _non_finite(crystals: Crystals, what: str) -> dict:
         detail = "; ".join(f"{name}: {len(column)}" for name, column in by_column.items() if column)
         warnings.warn(
             f"{what} file {str(crystals.path)!r}: {len(rows)} of {crystals.n} row(s) have a NaN or "
-            f"infinite lattice or density ({detail}), so they count as samples but are not "
-            f"measured: row(s) {shown}",
+            f"infinite {' or '.join(by_column)} ({detail}), so they count as samples but are "
+            f"not measured: row(s) {shown}",
             stacklevel=3,
         )
     return {"n": len(rows), "rows": rows, **by_column}
@@ -299,6 +296,7 @@ def _top_k(result, samples, checks, valid, top, out, properties, judged) -> Crys
     best = m.top_rows(samples, top)
     top_set = samples.select(best)
     top_checks = {name: column[best] for name, column in checks.items()}
+    judge_columns, judge_keys = top_columns() if judged else ({}, ())
     files = {}
     for k in sorted({min(10, top), top}):
         name = f"top{k}.csv"
@@ -312,7 +310,7 @@ def _top_k(result, samples, checks, valid, top, out, properties, judged) -> Crys
         "uncertainty": m.uncertainty(top_set),
         "files": files,
         "table": tables.top_table(
-            samples, best[:TOP_SHOWN], valid, properties, judged, TOP_JUDGE_COLUMNS
+            samples, best[:TOP_SHOWN], valid, properties, judged, judge_columns, judge_keys
         ),
     }
     return top_set

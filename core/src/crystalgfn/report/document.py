@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from crystalgfn.progress import clock
 from crystalgfn.report.evaluation import blocks as evaluation_blocks
-from crystalgfn.report.plots import CAPTIONS
+from crystalgfn.report.plots import captions
 from crystalgfn.report.render import fmt
 
 #: comparison sets of ``metrics.json`` in the order the report shows them
@@ -21,8 +21,9 @@ VALUES_NOTE = (
     "formulas and cells."
 )
 def _caption(name: str) -> str:
-    if name in CAPTIONS:
-        return CAPTIONS[name]
+    known = captions()
+    if name in known:
+        return known[name]
     column = name.removeprefix("hist_").removesuffix(".png").replace("_", " ")
     return (
         f"distribution of {column}: proxy predictions for sampled crystals, DFT values for "

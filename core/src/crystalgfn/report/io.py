@@ -1,78 +1,42 @@
 """Reading sample tables (and reference tables in the same format) for reports.
 
 A table is read with the stdlib :mod:`csv` module into :class:`Crystals`: the raw text of
-every column, the crystals as environment values (``spacegroup``, ``composition``,
-``lattice``) and every numeric column as a float64 numpy array. Bad input raises
-:class:`crystalgfn.errors.ConfigError` naming the file, the row and the value.
+every column, the crystals as environment values (each part read back by the report part
+its plugin registers, :mod:`crystalgfn.report.parts`) and every numeric column as a float64
+numpy array. Bad input raises :class:`crystalgfn.errors.ConfigError` naming the file, the
+row and the value.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from crystalgfn.elements import atomic_masses, atomic_number, symbols
-from crystalgfn.errors import ConfigError, UnknownNameError
-from crystalgfn.geometry import cell_volume
+from crystalgfn.elements import atomic_number
+from crystalgfn.errors import ConfigError
+from crystalgfn.report.parts import ReportPart, describing_names, report_parts
 
-#: Avogadro's number times 1e-24 (Å³ → cm³): g/mol / Å³ → g/cm³ divides by this.
-_AVOGADRO_CM3_PER_A3 = 0.602214076
-
-
-def density(composition: torch.Tensor, lattice: torch.Tensor, strict: bool = True) -> torch.Tensor:
-    """Density in g/cm³, float64 ``(B,)``, from atom counts ``(B, 119)`` and lattices ``(B, 6)``
-    (NaN for impossible cells unless ``strict``, which raises), for tables (e.g. a reference
-    CSV) that lack a density column; sampled tables get theirs from the density proxy."""
-    mass = composition.double() @ atomic_masses(device=composition.device)
-    return mass / (cell_volume(lattice, strict) * _AVOGADRO_CM3_PER_A3)
-
-
-LATTICE_COLUMNS = ("a", "b", "c", "alpha", "beta", "gamma")
-#: The table columns a report reads each known environment part from. A part the report's
-#: environment provides needs its columns; a part it does not provide (e.g. a run on a
-#: third-party environment) is not read, and the sections that need it are skipped.
-PART_COLUMNS = {
-    "spacegroup": ("space_group", "crystal_system", "lattice_system", "point_symmetry"),
-    "composition": ("formula",),
-    "lattice": LATTICE_COLUMNS,
-}
-#: The parts a report reads when no environment says otherwise (the crystal stack's).
-DEFAULT_PARTS = tuple(PART_COLUMNS)
-#: Columns a samples (or reference) CSV of the default parts must have.
-REQUIRED_COLUMNS = tuple(column for part in DEFAULT_PARTS for column in PART_COLUMNS[part])
-#: Text columns (never summarised as numbers).
-TEXT_COLUMNS = ("symbol", "crystal_system", "lattice_system", "point_symmetry", "formula")
-#: Numeric columns that describe the structure rather than a property of the material.
-STRUCTURE_NUMERIC = ("space_group", "n_atoms", "n_elements", *LATTICE_COLUMNS, "volume")
 #: Columns a report adds or ranks by; not material properties.
 NON_PROPERTY = ("reward", "log_reward", "rank", "valid")
 #: Suffixes of the uncertainty columns ``<proxy>_std`` and ``<proxy>_uncertain`` that
 #: ``crystalgfn sample`` writes next to a proxy that reports its uncertainty.
 UNCERTAINTY_SUFFIXES = ("_std", "_uncertain")
-#: Columns of the sample format, in order (``crystalgfn sample`` writes these).
-SAMPLE_COLUMNS = (
-    "space_group",
-    "symbol",
-    "crystal_system",
-    "lattice_system",
-    "point_symmetry",
-    "formula",
-    "n_atoms",
-    "n_elements",
-    *LATTICE_COLUMNS,
-    "volume",
-    "density",
-)
+
+
+def required_columns(parts: Sequence[str] | None = None) -> list[str]:
+    """Columns a samples (or reference) table of ``parts`` must have (default: of every part
+    a report part is registered for), as those report parts declare them."""
+    return [column.name for part in report_parts(parts) for column in part.columns]
+
 
 _TOKEN = re.compile(r"([A-Z][a-z]?)(\d*)")
 
@@ -109,15 +73,6 @@ def parse_formula(text: str) -> dict[str, int]:
     return counts
 
 
-def compositions(formulas: Sequence[dict[str, int]]) -> torch.Tensor:
-    """Atom counts ``(B, 119)`` (float32, indexed by Z) of parsed formulas."""
-    out = torch.zeros(len(formulas), 119)
-    for row, counts in enumerate(formulas):
-        for symbol, count in counts.items():
-            out[row, atomic_number(symbol)] += count
-    return out
-
-
 @dataclass
 class Crystals:
     """Rows of a samples or reference table, parsed."""
@@ -128,6 +83,9 @@ class Crystals:
     numeric: dict[str, np.ndarray] = field(default_factory=dict)
     #: number of rows (a table may hold none of the known parts, so it is kept apart)
     rows: int = -1
+    #: columns that describe a crystal rather than a property of it (those the report parts
+    #: declare), never summarised as properties
+    structure: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.rows < 0:
@@ -157,7 +115,7 @@ class Crystals:
         return [
             name
             for name in self.numeric
-            if name not in STRUCTURE_NUMERIC and name not in NON_PROPERTY
+            if name not in self.structure and name not in NON_PROPERTY
             and name not in uncertainty
         ]
 
@@ -182,6 +140,7 @@ class Crystals:
             values={key: value[index] for key, value in self.values.items()},
             numeric={name: column[array_index] for name, column in self.numeric.items()},
             rows=len(rows),
+            structure=self.structure,
         )
 
 
@@ -211,16 +170,18 @@ def _rows(path: Path, what: str) -> list[list[str]]:
         raise ConfigError(f"{what} file {str(path)!r} is not a readable CSV: {error}") from None
 
 
-def non_finite_rows(crystals: Crystals) -> dict[str, list[int]]:
-    """1-based numbers of the rows whose lattice (any of a .. gamma) or density is NaN or
-    infinite, by what is missing: such rows are kept, but no metric can measure them."""
+def non_finite_rows(crystals: Crystals, parts: Sequence[ReportPart] = ()) -> dict[str, list[int]]:
+    """1-based numbers of the rows with a NaN or infinite value, by what holds it: the parts
+    whose report part asks for it (``finite``) and the columns of describing proxies (exact
+    properties such as a density). Such rows are kept, but no metric can measure them."""
     out = {}
-    if "lattice" in crystals.values:
-        lattice = ~torch.isfinite(crystals.values["lattice"]).all(dim=1)
-        out["lattice"] = (lattice.nonzero().squeeze(1) + 1).tolist()
-    if "density" in crystals.numeric:
-        density = ~np.isfinite(crystals.numeric["density"])
-        out["density"] = (np.flatnonzero(density) + 1).tolist()
+    for part in parts:
+        if part.finite and part.name in crystals.values:
+            bad = ~torch.isfinite(crystals.values[part.name].reshape(crystals.n, -1)).all(dim=1)
+            out[part.name] = (bad.nonzero().squeeze(1) + 1).tolist()
+    for name in describing_names():
+        if name in crystals.numeric:
+            out[name] = (np.flatnonzero(~np.isfinite(crystals.numeric[name])) + 1).tolist()
     return out
 
 
@@ -241,57 +202,23 @@ def _parse_cells(columns, name, parse, fail):
     return out
 
 
-def _group(text: str) -> int:
-    try:
-        group = int(float(text))
-    except ValueError:
-        raise ValueError("not an integer") from None
-    if not 1 <= group <= 230 or group != float(text):
-        raise ValueError("space groups are integers 1-230")
-    return group
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValueError("not a number") from None
-
-
-def _formula(text: str) -> dict[str, int]:
-    try:
-        return parse_formula(text)
-    except (ValueError, UnknownNameError) as error:
-        message = error.args[0] if isinstance(error, UnknownNameError) else str(error)
-        raise ValueError(f"cannot parse the formula ({message})") from None
-
-
-def _part_values(part: str, columns: dict[str, list[str]], fail) -> torch.Tensor:
-    """The environment value of one known part, parsed from its table columns."""
-    if part == "spacegroup":
-        return torch.tensor(_parse_cells(columns, "space_group", _group, fail), dtype=torch.long)
-    if part == "composition":
-        return compositions(_parse_cells(columns, "formula", _formula, fail))
-    by_column = [_parse_cells(columns, name, _number, fail) for name in LATTICE_COLUMNS]
-    return torch.tensor(list(zip(*by_column, strict=True)), dtype=torch.float64)
-
-
 def read_crystals(
     path: str | os.PathLike, what: str = "samples", parts: Sequence[str] | None = None
 ) -> Crystals:
     """Read a CSV in the sample format.
 
-    ``parts``: the environment parts to read (default :data:`DEFAULT_PARTS`); each needs its
-    :data:`PART_COLUMNS`, and a part not known to reports (a third-party environment's) is
-    not read: every other column is still summarised. ``n_atoms``, ``n_elements``, ``volume``
-    and ``density`` are computed from the formula and the cell when the file lacks them and
-    has those parts. Raises :class:`ConfigError` for a missing file, missing columns (naming
-    them and the required ones), an empty table, unreadable formulas, space groups or cell
-    parameters (naming the row and the value).
+    ``parts``: the environment parts to read (default: every part a report part is
+    registered for); each needs the columns its report part declares, and a part without
+    one (a third-party environment's) is not read: every other column is still summarised.
+    Columns the report parts derive (e.g. atom counts, a cell volume) and those of
+    describing proxies (e.g. a density) are computed when the file lacks them. Raises
+    :class:`ConfigError` for a missing file, missing columns (naming them and the required
+    ones), an empty table, or a cell a report part cannot read (naming the row and the value).
     """
     path = Path(path)
-    parts = [part for part in (DEFAULT_PARTS if parts is None else parts) if part in PART_COLUMNS]
-    required = [column for part in parts for column in PART_COLUMNS[part]]
+    known = report_parts()
+    readers = report_parts(parts) if parts is not None else known
+    required = [column.name for part in readers for column in part.columns]
     if not path.exists():
         raise ConfigError(f"{what} file {str(path)!r} does not exist")
     if not path.is_file():
@@ -323,127 +250,41 @@ def read_crystals(
             f"{what} file {str(path)!r}, row {number}: {column} {value!r}: {problem}"
         )
 
-    values = {part: _part_values(part, columns, fail) for part in parts}
+    def cells(name, parse):
+        return _parse_cells(columns, name, parse, fail)
+
+    values = {part.name: part.read(cells) for part in readers}
+    # every registered part's columns describe crystals, whether or not this table's
+    # environment provides the part: a space-group number is never a property
+    declared = [column for part in known for column in (*part.columns, *part.described)]
+    text = {column.name for column in declared if column.text}
     numeric: dict[str, np.ndarray] = {}
     for name, column in columns.items():
-        if name in TEXT_COLUMNS:
+        if name in text:
             continue
         try:
             numeric[name] = np.array([_float_or_nan(text) for text in column], dtype=np.float64)
         except ValueError:
             continue  # a text column this report does not know (e.g. a material id)
-    for name, column in _derived(values).items():
+    for name, column in _derived(readers, values).items():
         numeric.setdefault(name, column.numpy().astype(np.float64))
-    return Crystals(path=path, columns=columns, values=values, numeric=numeric, rows=len(rows))
+    return Crystals(
+        path=path, columns=columns, values=values, numeric=numeric, rows=len(rows),
+        structure=frozenset(column.name for column in declared),
+    )
 
 
-def _derived(values: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Columns computed from the parts a table has: atom and element counts from the
-    formula, the cell volume (Å³) from the cell, the density (g/cm³) from both."""
+def _derived(parts: Sequence[ReportPart], values: dict[str, torch.Tensor]) -> dict:
+    """Columns computed from the parts a table has: those each report part derives, and
+    the values of every describing proxy whose parts are all there."""
+    from crystalgfn.table import describing_proxies
+
     out = {}
-    if "composition" in values:
-        atoms = values["composition"]
-        out["n_atoms"] = atoms.sum(dim=1).double()
-        out["n_elements"] = (atoms > 0).sum(dim=1).double()
-    if "lattice" in values:
-        out["volume"] = cell_volume(values["lattice"], strict=False)
-    if "lattice" in values and "composition" in values:
-        out["density"] = density(values["composition"], values["lattice"], strict=False)
+    for part in parts:
+        out.update(part.derived(values[part.name]))
+    for proxy in describing_proxies(values):
+        out[proxy.name] = proxy(values).double().cpu()
     return out
-
-
-# -- reference tables -----------------------------------------------------------------------------
-#: Columns of a converted Materials Project table (``tests/data/mp_slice.csv``).
-TABLE_COLUMNS = (
-    "spacegroup_number",
-    "conv_composition",
-    "conv_a",
-    "conv_b",
-    "conv_c",
-    "conv_alpha",
-    "conv_beta",
-    "conv_gamma",
-)
-#: DFT targets of such a table -> the proxy value they are the ground truth of.
-TABLE_TARGETS = {"formation_energy_per_atom": "formation_energy", "band_gap": "band_gap"}
-
-
-def is_table_format(path: str | os.PathLike, what: str = "reference") -> bool:
-    """Whether a CSV file's header is that of a converted Materials Project table."""
-    table = _rows(Path(path), what)
-    header = table[0] if table else []
-    return all(name in header for name in TABLE_COLUMNS)
-
-
-def reference_from_table(table_csv: str | os.PathLike) -> dict[str, list]:
-    """Convert a Materials Project table (``spacegroup_number``, ``conv_composition`` JSON,
-    ``conv_a`` .. ``conv_gamma``, ``formation_energy_per_atom``, ``band_gap``) into columns of
-    the sample format (as ``crystalgfn sample`` writes them), with the DFT targets under
-    the names of the proxies they train: ``formation_energy``, ``band_gap``; ``density`` is
-    computed from the conventional cell. Write the result with
-    :func:`crystalgfn.table.write_csv`.
-
-    The space-group columns (``symbol``, ``crystal_system``, ...) come from the registered
-    ``spacegroup`` environment.
-    """
-    from crystalgfn.compose import make_env
-
-    path = Path(table_csv)
-    if not path.is_file():
-        raise ConfigError(f"reference table {str(path)!r} does not exist")
-    reader = csv.DictReader(io.StringIO(read_csv_text(path, "reference table"), newline=""))
-    try:
-        header = reader.fieldnames or []
-        missing = [name for name in TABLE_COLUMNS if name not in header]
-        if missing:
-            raise ConfigError(
-                f"reference table {str(path)!r} lacks the column(s) {missing}; required: "
-                f"{list(TABLE_COLUMNS)}"
-            )
-        rows = list(reader)
-    except csv.Error as error:
-        raise ConfigError(f"reference table {str(path)!r} is not a readable CSV: {error}") from None
-    if not rows:
-        raise ConfigError(f"reference table {str(path)!r} has no rows")
-    formulas, groups, lattice = [], [], []
-    for number, row in enumerate(rows, start=1):
-        try:
-            counts = json.loads(row["conv_composition"])
-            if not isinstance(counts, Mapping) or not counts:
-                raise ValueError("expected a JSON object of element -> count")
-            counts = {str(symbol): int(count) for symbol, count in counts.items()}
-            for symbol in counts:
-                atomic_number(symbol)
-            groups.append(int(row["spacegroup_number"]))
-            lattice.append([float(row[f"conv_{name}"]) for name in LATTICE_COLUMNS])
-        except (ValueError, TypeError, UnknownNameError) as error:
-            message = error.args[0] if isinstance(error, UnknownNameError) else str(error)
-            raise ConfigError(f"reference table {str(path)!r}, row {number}: {message}") from None
-        formulas.append(counts)
-    spacegroup = torch.tensor(groups, dtype=torch.long)
-    composition = compositions(formulas)
-    lattice_tensor = torch.tensor(lattice, dtype=torch.float64)
-    columns: dict[str, list] = dict(make_env("spacegroup").describe({"spacegroup": spacegroup}))
-    columns["formula"] = [
-        "".join(f"{s}{n}" for s, n in counts.items() if n > 0) for counts in formulas
-    ]
-    columns["n_atoms"] = composition.sum(dim=1).long().tolist()
-    columns["n_elements"] = (composition > 0).sum(dim=1).tolist()
-    for i, name in enumerate(LATTICE_COLUMNS):
-        columns[name] = lattice_tensor[:, i].tolist()
-    columns["volume"] = cell_volume(lattice_tensor, strict=False).tolist()
-    columns["density"] = density(composition, lattice_tensor, strict=False).tolist()
-    for source, target in TABLE_TARGETS.items():
-        if source in header:
-            columns[target] = [_float_or_nan(row[source]) for row in rows]
-    return columns
-
-
-def element_symbols_by_z(composition: torch.Tensor) -> list[str]:
-    """Symbols of the elements present in any row of ``composition`` ``(B, 119)``, by Z."""
-    present = (composition > 0).any(dim=0).nonzero().squeeze(1).tolist()
-    names = symbols()
-    return [names[z] for z in present]
 
 
 def write_rows(path: str | os.PathLike, header: Iterable[str], rows: Iterable[Iterable]) -> Path:

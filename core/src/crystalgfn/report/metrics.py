@@ -11,6 +11,7 @@ import torch
 from crystalgfn.env import Environment
 from crystalgfn.errors import ConfigError
 from crystalgfn.report.io import Crystals
+from crystalgfn.report.parts import ReportPart, report_parts
 
 
 def _as_bool(result: dict, n: int, where: str) -> dict[str, np.ndarray]:
@@ -80,58 +81,31 @@ def inside_space(checks: dict[str, np.ndarray], n: int) -> list[int] | None:
 
 
 # -- diversity ------------------------------------------------------------------------------------
-def _part_keys(name: str, value: torch.Tensor, decimals: int) -> list:
-    """One hashable entry per row of a part's values: counts as (index, count) pairs,
-    floats rounded to ``decimals``, integers as they are."""
-    if name == "composition":
-        counts = value.round().long()
-        out = []
-        for row in range(counts.shape[0]):
-            present = counts[row].nonzero().squeeze(1)
-            out.append(tuple(zip(present.tolist(), counts[row, present].tolist(), strict=True)))
-        return out
-    if value.is_floating_point():
-        rounded = np.round(value.double().numpy(), decimals) + 0.0  # no -0.0
-        return [tuple(np.atleast_1d(row).tolist()) for row in rounded]
-    return [tuple(np.atleast_1d(row).tolist()) for row in value.numpy()]
+def _parts(crystals: Crystals) -> dict[str, ReportPart]:
+    """The report part of each part the table holds (a part without one: the default)."""
+    registered = {part.name: part for part in report_parts(list(crystals.values))}
+    return {name: registered.get(name, ReportPart()) for name in crystals.values}
 
 
 def unique_keys(crystals: Crystals, decimals: int = 3) -> list[tuple]:
-    """One hashable key per row from every part the table holds (e.g. space group,
-    composition and lattice rounded to ``decimals``); a table without a known part falls
-    back to all of its cells."""
+    """One hashable key per row from every part the table holds (each as its report part
+    keys it, e.g. floats rounded to ``decimals``); a table without a known part falls back
+    to all of its cells."""
     if not crystals.values:
         return list(zip(*crystals.columns.values(), strict=True))
-    per_part = [_part_keys(name, value, decimals) for name, value in crystals.values.items()]
+    parts = _parts(crystals)
+    per_part = [parts[name].keys(value, decimals) for name, value in crystals.values.items()]
     return list(zip(*per_part, strict=True))
 
 
-#: diversity entry -> the text column it counts the distinct values of
-_DISTINCT_TEXT = {
-    "crystal_systems": "crystal_system",
-    "lattice_systems": "lattice_system",
-    "point_symmetries": "point_symmetry",
-}
-
-
 def diversity(crystals: Crystals) -> dict:
-    """Share of unique crystals, and the numbers of distinct values of each part and
-    describing column the table holds: compositions, space groups, elements, crystal
-    systems, lattice systems, point symmetries (entries whose column is absent are left
-    out)."""
+    """Share of unique crystals, and the numbers of distinct values each part's report part
+    counts (e.g. compositions, space groups, elements, crystal systems)."""
     n = crystals.n
     keys = unique_keys(crystals)
     out = {"n": n, "unique": len(set(keys)), "unique_share": len(set(keys)) / n if n else None}
-    values = crystals.values
-    if "composition" in values:
-        out["compositions"] = len(set(_part_keys("composition", values["composition"], 0)))
-    if "spacegroup" in values:
-        out["space_groups"] = len(set(values["spacegroup"].tolist()))
-    if "composition" in values:
-        out["elements"] = int((values["composition"] > 0).any(dim=0).sum())
-    for key, column in _DISTINCT_TEXT.items():
-        if column in crystals.columns:
-            out[key] = len(set(crystals.text(column)))
+    for part in _parts(crystals).values():
+        out.update(part.diversity(crystals))
     return out
 
 

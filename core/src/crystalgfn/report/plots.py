@@ -1,9 +1,11 @@
 """PNG plots of a report: the samples, with every comparison set (reference, the reference
-inside the sampling space, a baseline, another run) overlaid, density-normalised.
+inside the sampling space, a baseline, another run) overlaid, normalised per set.
 
 Figures are drawn with :class:`matplotlib.figure.Figure` and the Agg canvas directly, so
 reports neither need a display nor change pyplot's global backend. A plot whose columns the
-samples lack (e.g. a run on a third-party environment) is not drawn.
+samples lack (e.g. a run on a third-party environment) is not drawn. Beside one histogram
+per property, the plots are drawn by the report parts of the parts the samples hold
+(:mod:`crystalgfn.report.parts`), with the helpers of this module.
 """
 
 from __future__ import annotations
@@ -14,37 +16,17 @@ from pathlib import Path
 
 import numpy as np
 
-from crystalgfn.elements import symbols
 from crystalgfn.errors import ConfigError
-from crystalgfn.parts import CRYSTAL_SYSTEMS
-from crystalgfn.report.io import LATTICE_COLUMNS, Crystals
+from crystalgfn.report.io import Crystals
+from crystalgfn.report.parts import column_info, report_parts
 
 SAMPLE_COLOR = "#1f77b4"
 REFERENCE_COLOR = "#d62728"
-#: Units of known columns, for axis labels.
-UNITS = {
-    "a": "Å",
-    "b": "Å",
-    "c": "Å",
-    "alpha": "°",
-    "beta": "°",
-    "gamma": "°",
-    "volume": "Å³",
-    "density": "g/cm³",
-    "formation_energy": "eV/atom",
-    "band_gap": "eV",
-}
-LABELS = {
-    "alpha": "α",
-    "beta": "β",
-    "gamma": "γ",
-    "formation_energy": "formation energy",
-    "band_gap": "band gap",
-    "n_atoms": "atoms per conventional cell",
-    "log_reward": "log reward (log R)",
-}
-#: What each plot shows, by file name, for the report's captions (``hist_<column>.png``
-#: without an entry gets a generic line).
+#: Labels of the columns a report adds itself; the others are declared by report parts and
+#: proxies (:func:`crystalgfn.report.parts.column_info`).
+LABELS = {"log_reward": "log reward (log R)"}
+#: What the report's own plots show, by file name; report parts and judges caption theirs
+#: (``hist_<column>.png`` without a caption gets a generic line).
 CAPTIONS = {
     "training_curves.png": "the training loss, the learned log Z and the batch's mean log "
     "reward per step (thin: each step; thick: running mean).",
@@ -52,22 +34,23 @@ CAPTIONS = {
     "of the baseline and of the reference crystals inside the sampling space as the run's "
     "reward scores them (from the proxies' predictions, not DFT), when --run is given.",
     "hist_reward.png": "reward of each sampled crystal.",
-    "lattice_lengths.png": "conventional cell lengths (Å).",
-    "lattice_angles.png": "conventional cell angles (°).",
-    "n_atoms.png": "atoms per conventional cell, one bin per whole number (or per 2, 5, ...).",
-    "element_frequency.png": "share of crystals containing each element, for the elements "
-    "of the samples (and of the sets sampled in the same environment).",
-    "space_group_histogram.png": "share of crystals per space group; the shaded bands and "
-    "names mark the seven crystal systems.",
-    "crystal_system_histogram.png": "share of crystals per crystal system.",
-    "judge_e_above_hull.png": "energy above the oracle's own hull after relaxation.",
-    "judge_proxy_vs_oracle.png": "formation energy in the input (proxy prediction for sampled "
-    "crystals, DFT for reference crystals) against the oracle's after relaxation.",
 }
 
 
-#: Last space group of each crystal system (1-2 triclinic, ..., 195-230 cubic).
-SYSTEM_ENDS = (2, 15, 74, 142, 167, 194, 230)
+def captions() -> dict[str, str]:
+    """Captions of every plot a report may hold: its own, the report parts' and the
+    installed judges'."""
+    from crystalgfn.plugins import get_plugins
+
+    out = dict(CAPTIONS)
+    for part in report_parts():
+        out.update(part.captions)
+    for entry in get_plugins().judges:
+        try:
+            out.update(getattr(entry.factory, "captions", {}))
+        except Exception:  # a judge that cannot load captions nothing
+            continue
+    return out
 
 
 @dataclass(frozen=True)
@@ -106,13 +89,17 @@ def require_matplotlib() -> None:
     _figure_class()
 
 
+def title(name: str) -> str:
+    """How column ``name`` is named on plots: as declared, else with spaces."""
+    return LABELS.get(name) or column_info(name, report_parts()).title
+
+
 def axis_label(name: str) -> str:
-    label = LABELS.get(name, name.replace("_", " "))
-    unit = UNITS.get(name)
-    return f"{label} ({unit})" if unit else label
+    unit = column_info(name, report_parts()).unit
+    return f"{title(name)} ({unit})" if unit else title(name)
 
 
-def _new_figure(
+def new_figure(
     width: float = 7.0, height: float = 4.5, ncols: int = 1, bottom: float = 0.8, top: float = 0.45
 ):
     """A figure with fixed margins in inches (no layout engine: drawing once is enough)."""
@@ -130,7 +117,7 @@ def _new_figure(
     return figure, axes
 
 
-def _save(figure, out_dir: Path, name: str) -> str:
+def save(figure, out_dir: Path, name: str) -> str:
     figure.savefig(out_dir / name, dpi=110)
     return name
 
@@ -165,7 +152,14 @@ def _bins(sets: Sequence[np.ndarray], n_bins: int = 40, integer: bool = False):
     return np.linspace(low, high, n_bins + 1), False
 
 
-def _histogram(
+def per_unit_width(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Weights that make a histogram of ``values`` on ``edges`` a probability density: each
+    value counts ``1 / (n × the width of its bin)``."""
+    index = np.clip(np.searchsorted(edges, values, side="right") - 1, 0, len(edges) - 2)
+    return 1.0 / (values.size * np.diff(edges)[index])
+
+
+def histogram(
     ax, name: str, series: Sequence[Series], integer: bool = False, prop: bool = False
 ) -> None:
     """Histograms of column ``name`` of every series that has it, on shared bins."""
@@ -179,16 +173,16 @@ def _histogram(
     for s, values in present:
         # Linear bins: probability density. Logarithmic bins (equal widths in log x): share
         # of the set per bin, which is what the eye compares on a log axis.
-        share = {"weights": np.full(values.size, 1 / values.size)}
-        weights = share if log else {"density": True}
+        clipped = np.clip(values, edges[0], edges[-1])
+        weights = np.full(values.size, 1 / values.size) if log else per_unit_width(clipped, edges)
         style = (
             {"histtype": "stepfilled", "alpha": 0.5}
             if s.filled
             else {"histtype": "step", "linewidth": 1.8, "linestyle": s.linestyle}
         )
         ax.hist(
-            np.clip(values, edges[0], edges[-1]), bins=edges, color=s.color,
-            label=s.legend(values.size, prop), **style, **weights,
+            clipped, bins=edges, weights=weights, color=s.color,
+            label=s.legend(values.size, prop), **style,
         )
     if log:
         ax.set_xscale("log")
@@ -197,7 +191,7 @@ def _histogram(
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel("share per bin (log-spaced bins)" if log else "probability density")
+    ax.set_ylabel("share per bin (log-spaced bins)" if log else "share per unit width")
     ax.legend(fontsize="small")
 
 
@@ -205,33 +199,33 @@ def property_histogram(
     out_dir: Path, name: str, series: Sequence[Series], prop: bool = True
 ) -> str:
     """``hist_<name>.png``: one column of every set."""
-    figure, (ax,) = _new_figure()
-    _histogram(ax, name, series, prop=prop)
-    ax.set_title(f"Distribution of {LABELS.get(name, name.replace('_', ' '))}")
-    return _save(figure, out_dir, f"hist_{name}.png")
+    figure, (ax,) = new_figure()
+    histogram(ax, name, series, prop=prop)
+    ax.set_title(f"Distribution of {title(name)}")
+    return save(figure, out_dir, f"hist_{name}.png")
 
 
-def count_histogram(out_dir: Path, name: str, title: str, series: Sequence[Series]) -> str:
+def count_histogram(out_dir: Path, name: str, heading: str, series: Sequence[Series]) -> str:
     """``<name>.png``: an integer column, one bin per whole number (or per 2, 5, ...)."""
-    figure, (ax,) = _new_figure()
-    _histogram(ax, name, series, integer=True)
-    ax.set_title(title)
-    return _save(figure, out_dir, f"{name}.png")
+    figure, (ax,) = new_figure()
+    histogram(ax, name, series, integer=True)
+    ax.set_title(heading)
+    return save(figure, out_dir, f"{name}.png")
 
 
 def grouped_histograms(
-    out_dir: Path, file_name: str, title: str, names: Sequence[str], series: Sequence[Series]
+    out_dir: Path, file_name: str, heading: str, names: Sequence[str], series: Sequence[Series]
 ) -> str:
     """Side-by-side histograms of several columns (e.g. the three cell lengths)."""
-    figure, axes = _new_figure(width=5.0 * len(names), height=4.4, ncols=len(names), top=0.7)
+    figure, axes = new_figure(width=5.0 * len(names), height=4.4, ncols=len(names), top=0.7)
     for ax, name in zip(axes, names, strict=True):
-        _histogram(ax, name, series)
-        ax.set_title(LABELS.get(name, name))
-    figure.suptitle(title)
-    return _save(figure, out_dir, file_name)
+        histogram(ax, name, series)
+        ax.set_title(column_info(name, report_parts()).label or name)
+    figure.suptitle(heading)
+    return save(figure, out_dir, file_name)
 
 
-def _bars(ax, labels: Sequence[str], shares: Sequence[tuple[Series, np.ndarray]]) -> None:
+def bars(ax, labels: Sequence[str], shares: Sequence[tuple[Series, np.ndarray]]) -> None:
     """Grouped bars: one bar per set at each label."""
     x = np.arange(len(labels))
     width = 0.8 / len(shares)
@@ -245,96 +239,9 @@ def _bars(ax, labels: Sequence[str], shares: Sequence[tuple[Series, np.ndarray]]
     ax.legend(fontsize="small")
 
 
-def shown_elements(space: Sequence[Series]) -> list[int]:
-    """Atomic numbers Z, ascending, of the elements present in any of the ``space`` sets
-    (the samples and the sets drawn from the same environment): the element plot shows
-    these, since a reference spanning many more would bury the run's few in empty columns."""
-    used = np.zeros(119, dtype=bool)
-    for s in space:
-        if "composition" in s.crystals.values:
-            used |= (s.crystals.values["composition"] > 0).any(dim=0).numpy()
-    return np.flatnonzero(used).tolist()
-
-
-def element_frequency(out_dir: Path, series: Sequence[Series], space: Sequence[Series]) -> str:
-    """Share of crystals containing each of the :func:`shown_elements`, sorted by Z."""
-    zs = shown_elements(space)
-    names = symbols()
-    shares = [
-        (s, (s.crystals.values["composition"][:, zs] > 0).double().mean(dim=0).numpy())
-        for s in series
-        if "composition" in s.crystals.values
-    ]
-    figure, (ax,) = _new_figure(width=min(12.0, max(7.0, 0.38 * len(zs) + 1.5)), height=4.6)
-    _bars(ax, [names[z] for z in zs], shares)
-    ax.tick_params(axis="x", labelsize=10)
-    ax.set_xlabel("element (those of the samples, sorted by atomic number Z)")
-    ax.set_ylabel("share of crystals containing it")
-    ax.set_title("Element frequencies")
-    return _save(figure, out_dir, "element_frequency.png")
-
-
-def _system_bands(ax) -> None:
-    """Shade every other crystal system's range of space groups and name each at the top."""
-    start = 0.5
-    for i, (system, end) in enumerate(zip(CRYSTAL_SYSTEMS, SYSTEM_ENDS, strict=True)):
-        if i % 2 == 0:
-            ax.axvspan(start, end + 0.5, color="0.92", zorder=0)
-        ax.text(
-            (start + end + 0.5) / 2, 0.98, system, transform=ax.get_xaxis_transform(),
-            ha="center", va="top", fontsize=8, rotation=90 if end - start < 12 else 0,
-        )
-        start = end + 0.5
-
-
-def space_group_histogram(out_dir: Path, series: Sequence[Series]) -> str:
-    """Share of crystals per international space-group number, crystal systems shaded."""
-    figure, (ax,) = _new_figure(width=11.0, height=4.9, bottom=1.1)
-    edges = np.arange(0.5, 231.5)
-    _system_bands(ax)
-    key = "spacegroup"
-    for s in series:
-        if key not in s.crystals.values:
-            continue
-        style = (
-            {"histtype": "stepfilled", "alpha": 0.6}
-            if s.filled
-            else {"histtype": "step", "linewidth": 1.3, "linestyle": s.linestyle}
-        )
-        ax.hist(
-            s.crystals.values[key].numpy(), bins=edges, density=True, color=s.color,
-            label=s.legend(s.crystals.n), **style,
-        )
-    ax.set_xlim(0.5, 230.5)
-    ax.set_ylim(top=ax.get_ylim()[1] * 1.25)  # room for the system names
-    ax.set_xlabel("space group (international number, 1–230; crystal systems shaded and named)")
-    ax.set_ylabel("share of crystals")
-    ax.set_title("Space groups")
-    # below the axes: inside, any corner would hide a crystal system's bars
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.13),
-              ncol=len(series), frameon=False)
-    return _save(figure, out_dir, "space_group_histogram.png")
-
-
-def _category_shares(values: Sequence[str], categories: Sequence[str]) -> np.ndarray:
+def category_shares(values: Sequence[str], categories: Sequence[str]) -> np.ndarray:
     counts = np.array([sum(1 for v in values if v == c) for c in categories], dtype=np.float64)
     return counts / max(len(values), 1)
-
-
-def crystal_system_histogram(out_dir: Path, series: Sequence[Series]) -> str:
-    """Share of crystals per crystal system."""
-    column = "crystal_system"
-    drawn = [s for s in series if column in s.crystals.columns]
-    seen = set().union(*(s.crystals.text(column) for s in drawn))
-    categories = [c for c in CRYSTAL_SYSTEMS if c in seen] + sorted(seen - set(CRYSTAL_SYSTEMS))
-    figure, (ax,) = _new_figure(bottom=1.2)
-    shares = [(s, _category_shares(s.crystals.text(column), categories)) for s in drawn]
-    _bars(ax, categories, shares)
-    ax.tick_params(axis="x", rotation=30)
-    ax.set_xlabel("crystal system")
-    ax.set_ylabel("share of crystals")
-    ax.set_title("Crystal systems")
-    return _save(figure, out_dir, "crystal_system_histogram.png")
 
 
 def draw_all(
@@ -352,19 +259,7 @@ def draw_all(
     reward = next((name for name in ("log_reward", "reward") if name in samples.numeric), None)
     if reward is not None:
         files.append(property_histogram(out_dir, reward, series, prop=False))
-    if samples.has(*LATTICE_COLUMNS):
-        files.append(grouped_histograms(
-            out_dir, "lattice_lengths.png", "Cell lengths a, b, c", LATTICE_COLUMNS[:3], series
-        ))
-        files.append(grouped_histograms(
-            out_dir, "lattice_angles.png", "Cell angles α, β, γ", LATTICE_COLUMNS[3:], series
-        ))
-    if "n_atoms" in samples.numeric:
-        files.append(count_histogram(out_dir, "n_atoms", "Atoms per conventional cell", series))
-    if samples.has("composition"):
-        files.append(element_frequency(out_dir, series, space or series[:1]))
-    if samples.has("spacegroup"):
-        files.append(space_group_histogram(out_dir, series))
-    if samples.has("crystal_system"):
-        files.append(crystal_system_histogram(out_dir, series))
+    # each part the samples hold draws its own plots (e.g. a cell's lengths and angles)
+    for part in report_parts(list(samples.values)):
+        files += part.plots(out_dir, series, space or series[:1])
     return files

@@ -108,12 +108,12 @@ def _curves(lines: list[dict]) -> dict[str, list]:
 def training_curves(out_dir: Path, curves: dict[str, list]) -> str | None:
     """``training_curves.png``: loss, log Z and mean log R against the step, side by side
     (a curve the run did not log is left empty); None for a run without logged steps."""
-    from crystalgfn.report.plots import _new_figure, _save
+    from crystalgfn.report.plots import new_figure, save
 
     if not curves.get("step"):
         return None
     steps = np.array(curves["step"], dtype=float)
-    figure, axes = _new_figure(width=13.0, height=3.8, ncols=len(CURVES), top=0.55)
+    figure, axes = new_figure(width=13.0, height=3.8, ncols=len(CURVES), top=0.55)
     for ax, (key, label) in zip(axes, CURVES.items(), strict=True):
         values = np.array([math.nan if v is None else v for v in curves[key]], dtype=float)
         ax.plot(steps, values, color="#1f77b4", linewidth=0.8, alpha=0.45)
@@ -132,4 +132,4 @@ def training_curves(out_dir: Path, curves: dict[str, list]) -> str | None:
         elif finite.min() > 0 and finite.max() / finite.min() > 100:
             ax.set_yscale("log")  # a loss falling by decades
     figure.suptitle("Training curves (metrics.jsonl)")
-    return _save(figure, out_dir, "training_curves.png")
+    return save(figure, out_dir, "training_curves.png")

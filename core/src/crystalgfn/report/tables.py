@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from crystalgfn.report.io import LATTICE_COLUMNS, Crystals, write_rows
+from crystalgfn.report.io import Crystals, write_rows
+from crystalgfn.report.parts import report_parts
 
 
 def write_top(path: Path, crystals: Crystals, rows: Sequence[int], valid: np.ndarray) -> Path:
@@ -29,25 +30,33 @@ def write_top(path: Path, crystals: Crystals, rows: Sequence[int], valid: np.nda
     return write_rows(path, header, (cells(rank, row) for rank, row in enumerate(rows, start=1)))
 
 
-def _judged_rows(crystals: Crystals, evaluations: Sequence[dict]) -> dict[int, dict]:
+def _same(a: str, b: str) -> bool:
+    """Equal cells: as numbers when both are numbers (``"225"`` and ``"225.0"``), else as text."""
+    try:
+        return float(a) == float(b)
+    except ValueError:
+        return a == b
+
+
+def _judged_rows(
+    crystals: Crystals, evaluations: Sequence[dict], keys: Sequence[str]
+) -> dict[int, dict]:
     """0-based sample row -> its ``evaluation.csv`` row, for evaluations of this samples
-    file: an evaluation's row numbers (1-based data rows) count only where the formula and
-    the space group there match, so an evaluation of another file joins nothing."""
-    formulas, groups = crystals.columns.get("formula"), crystals.columns.get("space_group")
+    file: an evaluation's row numbers (1-based data rows) count only where the ``keys``
+    columns the judge copies from the samples (e.g. formula and space group) match, so an
+    evaluation of another file joins nothing."""
     out: dict[int, dict] = {}
-    if formulas is None or groups is None:
+    if not keys or any(key not in crystals.columns for key in keys):
         return out
     for evaluation in evaluations:
         for entry in evaluation.get("rows", ()):
             try:
                 row = int(entry.get("row", "")) - 1
-                same = (
-                    0 <= row < crystals.n and entry.get("formula") == formulas[row]
-                    and int(float(entry.get("space_group", ""))) == int(float(groups[row]))
-                )
             except ValueError:
                 continue
-            if same:
+            if 0 <= row < crystals.n and all(
+                _same(entry.get(key) or "", crystals.columns[key][row]) for key in keys
+            ):
                 out.setdefault(row, entry)
     return out
 
@@ -55,24 +64,18 @@ def _judged_rows(crystals: Crystals, evaluations: Sequence[dict]) -> dict[int, d
 def top_table(
     crystals: Crystals, rows: Sequence[int], valid: np.ndarray, properties: Sequence[str],
     evaluations: Sequence[dict] = (), judge_columns: dict[str, str] | None = None,
+    judge_keys: Sequence[str] = (),
 ) -> dict:
     """``{"header": [...], "rows": [[...], ...]}``: the best rows as the report shows them:
-    rank, formula, space group, the cell (Å, °), each property (the samples' are proxy
-    predictions), the reward, whether every check passed and, for crystals an evaluation
-    judged, its ``judge_columns`` (``evaluation.csv`` column -> header). Columns the table
-    lacks are left out."""
-    judged = {row: entry for row, entry in _judged_rows(crystals, evaluations).items()
+    rank, the columns each part's report part shows (e.g. space group, formula, cell), each
+    property (the samples' are proxy predictions), the reward, whether every check passed
+    and, for crystals an evaluation judged (joined on ``judge_keys``), its ``judge_columns``
+    (``evaluation.csv`` column -> header). Columns the table lacks are left out."""
+    judged = {row: entry for row, entry in _judged_rows(crystals, evaluations, judge_keys).items()
               if row in rows}  # judge columns only when a shown crystal was judged
     columns: list[tuple[str, object]] = [("rank", None)]
-    if "formula" in crystals.columns:
-        columns.append(("formula", lambda r: crystals.columns["formula"][r]))
-    if "space_group" in crystals.columns:
-        symbol = crystals.columns.get("symbol")
-        columns.append(("space group", lambda r: (
-            f"{symbol[r]} ({crystals.columns['space_group'][r]})" if symbol
-            else crystals.columns["space_group"][r])))
-    if crystals.has(*LATTICE_COLUMNS):
-        columns.append(("a, b, c (Å); α, β, γ (°)", lambda r: _cell(crystals, r)))
+    for part in report_parts(list(crystals.values)):
+        columns += part.top_columns(crystals)
     for name in properties:
         columns.append((f"{name} (proxy)", lambda r, name=name: _number(crystals, name, r)))
     for name in ("reward", "log_reward"):
@@ -95,12 +98,6 @@ def _number(crystals: Crystals, name: str, row: int):
 
 def _flag(value: float) -> str:
     return "–" if math.isnan(value) else ("yes" if value else "no")
-
-
-def _cell(crystals: Crystals, row: int) -> str:
-    values = [float(crystals.numeric[name][row]) for name in LATTICE_COLUMNS]
-    lengths = " ".join(f"{v:.3g}" for v in values[:3])
-    return lengths + "; " + " ".join(f"{v:.4g}" for v in values[3:])
 
 
 def _judge(entry: dict | None, key: str):

@@ -1,4 +1,4 @@
-"""Registers the composition environment with Crystal-GFN."""
+"""Registers the composition environment and its report part with Crystal-GFN."""
 
 from crystalgfn.hookspecs import hookimpl
 from crystalgfn.restrictions import Restriction
@@ -18,3 +18,9 @@ def register_envs(register):
     register(
         "crystalgfn_composition.env:CompositionEnv", name="composition", restrictions=RESTRICTIONS
     )
+
+
+@hookimpl
+def register_report_parts(register):
+    # How reports read compositions back from a table (the formula), count and plot them.
+    register("crystalgfn_composition.report:CompositionReport", name="composition")

@@ -1,4 +1,4 @@
-"""Registers the lattice environment with Crystal-GFN."""
+"""Registers the lattice environment, its constraint and its report part with Crystal-GFN."""
 
 from crystalgfn.hookspecs import hookimpl
 from crystalgfn.restrictions import Restriction
@@ -21,3 +21,9 @@ def register_envs(register):
 def register_constraints(register):
     # The plausibility envelope's volume window; a no-op for the paper's lattice.
     register("composition", "lattice", "crystalgfn_lattice.constraints:CompositionToLattice")
+
+
+@hookimpl
+def register_report_parts(register):
+    # How reports read the cell back from a table and plot it.
+    register("crystalgfn_lattice.report:LatticeReport", name="lattice")

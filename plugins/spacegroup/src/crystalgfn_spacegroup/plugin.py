@@ -1,5 +1,5 @@
-"""Registers the space-group environment, its cross-environment constraints, and the
-``crystal`` preset.
+"""Registers the space-group environment, its cross-environment constraints, the
+``crystal`` preset, its report part and the Materials Project reference format.
 
 The preset is registered here because this plugin owns what makes the three parts one
 crystal: the constraints that couple space group, composition and lattice. Without the
@@ -39,3 +39,15 @@ def register_constraints(register):
 @hookimpl
 def register_presets(register):
     register("crystal", "spacegroup+composition+lattice")
+
+
+@hookimpl
+def register_report_parts(register):
+    # How reports read space groups back from a table, count and plot them.
+    register("crystalgfn_spacegroup.report:SpaceGroupReport", name="spacegroup")
+
+
+@hookimpl
+def register_reference_formats(register):
+    # A Materials Project table of the crystal stack's three parts, as a report reference.
+    register("crystalgfn_spacegroup.reference:MaterialsProjectTable", name="materials_project")

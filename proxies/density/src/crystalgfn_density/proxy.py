@@ -55,7 +55,7 @@ class Density(Proxy):
 
     name = "density"
     requires = ("composition", "lattice")
-    unit = "g/cm^3"
+    unit = "g/cm³"
 
     def __init__(self, device: torch.device | str | None = None):
         self.device = None if device is None else torch.device(device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import statistics
 
-from crystalgfn.judge import STABLE_THRESHOLD
+from crystalgfn_mlip.judge import STABLE_THRESHOLD
 
 #: Units of the medians (those of evaluation.csv), for whoever prints them.
 MEDIAN_UNITS = {

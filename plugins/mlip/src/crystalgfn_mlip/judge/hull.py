@@ -10,27 +10,15 @@ chemical system.
 from __future__ import annotations
 
 import collections
-import re
 from collections.abc import Iterable
 
-from crystalgfn.oracle import ReferenceEntry
+from crystalgfn.oracle import ReferenceEntry, elements_of, elements_with_reference
 
-_SYMBOL = re.compile(r"[A-Z][a-z]?")
+__all__ = ["HullError", "Hulls", "elements_of", "elements_with_reference"]
 
 
 class HullError(ValueError):
     """No hull can be built for a composition (an element has no reference)."""
-
-
-def elements_of(formula: str) -> frozenset[str]:
-    return frozenset(_SYMBOL.findall(formula))
-
-
-def elements_with_reference(entries: Iterable[ReferenceEntry]) -> frozenset[str]:
-    """Elements that have an elemental entry among ``entries``."""
-    return frozenset(
-        next(iter(elements_of(e.formula))) for e in entries if len(elements_of(e.formula)) == 1
-    )
 
 
 class Hulls:

@@ -1,11 +1,11 @@
-"""Hulls and formation energies from an oracle's own competing phases (crystalgfn.judge.hull)."""
+"""Hulls and formation energies from an oracle's own competing phases (the S.U.N. judge)."""
 
 import pytest
 
 pytest.importorskip("pymatgen.core")
 
-from crystalgfn.judge.hull import HullError, Hulls, elements_with_reference  # noqa: E402
 from crystalgfn.oracle import ReferenceEntry  # noqa: E402
+from crystalgfn_mlip.judge.hull import HullError, Hulls, elements_with_reference  # noqa: E402
 from pymatgen.core import Composition  # noqa: E402
 
 # a toy energy scale: Na at -1 and Cl at -3 eV/atom, NaCl 0.5 eV/atom below the line

@@ -10,11 +10,13 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from pathlib import Path
 
-from crystalgfn.judge import OVERLAP_DISTANCE, STABLE_THRESHOLD, SYMPREC
-from crystalgfn.judge.hull import HullError, Hulls
+from crystalgfn.judge.base import Judge, Outcome
 from crystalgfn.judge.inputs import Item
+
+from crystalgfn_mlip.judge import OVERLAP_DISTANCE, STABLE_THRESHOLD, SYMPREC, report
+from crystalgfn_mlip.judge.hull import HullError, Hulls
 
 #: columns of ``evaluation.csv``, in order
 COLUMNS = (
@@ -36,19 +38,63 @@ UNSUPPORTED = "unsupported_element"
 RELAX_FAILED = "relaxation_failed"
 NO_HULL = "no_hull_reference"
 
-
-@dataclass
-class Outcome:
-    """A judged input: its ``evaluation.csv`` row (without ``unique``, which needs all rows)
-    and the relaxed structure (or ``None``)."""
-
-    row: dict
-    structure: object = None
+#: columns a samples CSV needs so that atoms can be placed
+SAMPLE_COLUMNS = ("space_group", "formula", "a", "b", "c", "alpha", "beta", "gamma")
+#: the samples column of the proxy's prediction, when a trained run wrote the samples
+PROXY_COLUMN = "formation_energy"
 
 
-class Judge:
+class SunJudge(Judge):
     """Judges items with ``oracle``; ``builders``: one structure builder per placement
     (samples only); novelty is judged against the oracle reference's known crystals."""
+
+    name = "sun"
+    columns = COLUMNS
+    sample_columns = SAMPLE_COLUMNS
+    prediction_column = PROXY_COLUMN
+    label_column = LABEL_COLUMN
+    suffix = ".cif"
+    progress_column = "stable"
+    thresholds = {"stable_e_above_hull": STABLE_THRESHOLD, "stable_strict": 0.0,
+                  "symprec": SYMPREC, "overlap_distance": OVERLAP_DISTANCE}
+    key_columns = ("formula", "space_group")
+    top_columns = report.TOP_JUDGE_COLUMNS
+    captions = report.CAPTIONS
+
+    @classmethod
+    def report_plots(cls, out_dir: Path, evaluations: list[dict]) -> list[str]:
+        return report.draw(out_dir, evaluations)
+
+    @classmethod
+    def report_blocks(cls, metrics: dict, judged) -> list[tuple]:
+        return report.blocks(metrics, judged)
+
+    @classmethod
+    def judged_table(cls, evaluation: dict) -> dict:
+        return report.judged_table(evaluation)
+
+    @classmethod
+    def check_file(cls, path: str, oracle) -> None:
+        check_cif_file(path, oracle)
+
+    @staticmethod
+    def save(structure, path: Path) -> None:
+        from pymatgen.io.cif import CifWriter
+
+        CifWriter(structure).write_file(path)
+
+    @classmethod
+    def finish(cls, out_dir: Path, rows: list[dict]) -> None:
+        from crystalgfn_mlip.judge.uniqueness import unique_flags
+
+        for row, flag in zip(rows, unique_flags(out_dir, rows), strict=True):
+            row["unique"] = "" if flag is None else int(flag)
+
+    @classmethod
+    def summarise(cls, rows: list[dict], kind: str) -> dict:
+        from crystalgfn_mlip.judge.summary import summarise
+
+        return summarise(rows, kind)
 
     def __init__(self, oracle, builders):
         self.oracle = oracle
@@ -66,7 +112,7 @@ class Judge:
         row = {name: "" for name in COLUMNS}
         row.update(row=item.row, input=item.input, formula=item.formula,
                    space_group=item.space_group or "", built=0, relaxed=0,
-                   placements_built=0, proxy_formation_energy=_fmt(item.proxy_formation_energy))
+                   placements_built=0, proxy_formation_energy=_fmt(item.prediction))
         structure = None
         try:
             structure = self._judge(item, row)
