@@ -163,6 +163,9 @@ class PlausibleLatticeEnv(LatticeEnv):
         }
         self._quadrature: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._log_volumes_by_window: dict[tuple[int, float], float] = {}
+        # log_volume_range per system: asked for every batch by the composition constraint,
+        # and the triclinic one enumerates the region's vertices (numpy solves) each time.
+        self._log_volume_ranges: dict[int, tuple[float, float]] = {}
 
     # -- construction ---------------------------------------------------------------------------
     def _options(self) -> dict:
@@ -245,12 +248,16 @@ class PlausibleLatticeEnv(LatticeEnv):
 
     def log_volume_range(self, system: int) -> tuple[float, float]:
         """``[w_min, w_max]``: the ``log V̂`` (log Å³) whose window fits at every angle."""
-        vf_lo, vf_hi = self.volume_factor_range(system)
-        t_lo, t_hi = self.charts[system].t_range
-        return (
-            t_lo + math.log(vf_hi) - math.log(self.tau_high) + SLACK,
-            t_hi + math.log(vf_lo) - math.log(self.tau_low) - SLACK,
-        )
+        cached = self._log_volume_ranges.get(system)
+        if cached is None:
+            vf_lo, vf_hi = self.volume_factor_range(system)
+            t_lo, t_hi = self.charts[system].t_range
+            cached = (
+                t_lo + math.log(vf_hi) - math.log(self.tau_high) + SLACK,
+                t_hi + math.log(vf_lo) - math.log(self.tau_low) - SLACK,
+            )
+            self._log_volume_ranges[system] = cached
+        return cached
 
     def predicted_volume_bounds(self) -> tuple[float, float]:
         """``(low, high)`` in Å³: compositions with ``V̂`` in this range fit every feasible
@@ -384,29 +391,29 @@ class PlausibleLatticeEnv(LatticeEnv):
     def region_log_volumes(self, system: int, w: torch.Tensor) -> torch.Tensor:
         """Log-volume ``(n,)`` of ``system``'s constrained region for windows ``w`` ``(n,)``
         (``log V̂``; ``NO_WINDOW``: none), memoised per distinct window."""
-        values = w.detach().cpu().double().numpy()
-        out = np.empty_like(values)
-        for i, value in enumerate(values):
-            key = (system, float(value))
-            cached = self._log_volumes_by_window.get(key)
-            if cached is None:
-                cached = self._region_log_volume(system, value)
-                if len(self._log_volumes_by_window) > 500_000:
-                    self._log_volumes_by_window.clear()
-                self._log_volumes_by_window[key] = cached
-            out[i] = cached
-        return torch.from_numpy(out)
+        # Rows share windows (one per composition), so each distinct window is looked up
+        # once, and the new ones are integrated together in one broadcast quadrature.
+        values, inverse = np.unique(w.detach().cpu().double().numpy(), return_inverse=True)
+        memo = self._log_volumes_by_window
+        found = [memo.get((system, float(value))) for value in values]
+        missing = [i for i, cached in enumerate(found) if cached is None]
+        if missing:
+            if len(memo) > 500_000:
+                memo.clear()
+            fresh = self._region_log_volumes(system, values[missing])
+            for i, cached in zip(missing, fresh.tolist(), strict=True):
+                found[i] = memo[(system, float(values[i]))] = cached
+        return torch.tensor(found, dtype=_F64)[torch.from_numpy(inverse.reshape(-1))]
 
-    def _region_log_volume(self, system: int, w: float) -> float:
+    def _region_log_volumes(self, system: int, w: np.ndarray) -> np.ndarray:
+        """Log-volumes ``(n,)`` of the region for windows ``w`` ``(n,)`` (not memoised)."""
         log_vf, weight = self._angle_quadrature(system)
         chart = self.charts[system]
-        if w == NO_WINDOW:
-            t_lo = np.full_like(log_vf, chart.t_range[0])
-            t_hi = np.full_like(log_vf, chart.t_range[1])
-        else:
-            t_lo = w + math.log(self.tau_low) - log_vf
-            t_hi = w + math.log(self.tau_high) - log_vf
-        return math.log(float((weight * chart.mass(t_lo, t_hi)).sum()))
+        w = w[:, None]
+        none = w == NO_WINDOW
+        t_lo = np.where(none, chart.t_range[0], w + math.log(self.tau_low) - log_vf)
+        t_hi = np.where(none, chart.t_range[1], w + math.log(self.tau_high) - log_vf)
+        return np.log((weight * chart.mass(t_lo, t_hi)).sum(axis=1))
 
     def _angle_quadrature(self, system: int) -> tuple[np.ndarray, np.ndarray]:
         """Nodes (log volume factor) and weights (degrees^m, summing to the angle region's

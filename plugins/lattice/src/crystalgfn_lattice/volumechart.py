@@ -96,10 +96,17 @@ class LengthChart:
     # -- intervals ------------------------------------------------------------------------------
     def bounds(self, j: int, prefix: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Interval of coordinate ``j ≥ 1`` given ``prefix`` = ``x_0..x_{j−1}`` ``(n, j)``."""
-        rows = self._levels[j]
-        c = torch.tensor([r[:j] for r in rows], dtype=_F64, device=prefix.device)  # (R, j)
-        cj = torch.tensor([r[j] for r in rows], dtype=_F64, device=prefix.device)
-        d = torch.tensor([r[-1] for r in rows], dtype=_F64, device=prefix.device)
+        # The row tensors are built once per (j, device): bounds runs several times a step.
+        cache = self.__dict__.setdefault("_bound_rows", {})
+        key = (j, str(prefix.device))
+        if key not in cache:
+            rows = self._levels[j]
+            cache[key] = (
+                torch.tensor([r[:j] for r in rows], dtype=_F64, device=prefix.device),  # (R, j)
+                torch.tensor([r[j] for r in rows], dtype=_F64, device=prefix.device),
+                torch.tensor([r[-1] for r in rows], dtype=_F64, device=prefix.device),
+            )
+        c, cj, d = cache[key]
         bound = (d[None, :] - prefix @ c.T) / cj[None, :]
         upper = (cj > 0)[None, :]
         lo = torch.where(upper, -math.inf, bound).amax(dim=1)
