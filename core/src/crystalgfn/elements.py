@@ -58,6 +58,17 @@ def atomic_masses(dtype: torch.dtype = torch.float64, device=None) -> torch.Tens
     return _masses().to(dtype=dtype, device=device)
 
 
+def atom_counts(formulas: Iterable[dict[str, int]]) -> torch.Tensor:
+    """Atom counts ``(B, 119)`` (float32, indexed by Z) of formulas given as symbol -> count
+    (e.g. parsed from a table); a symbol that repeats in a formula adds up."""
+    formulas = list(formulas)
+    out = torch.zeros(len(formulas), 119)
+    for row, counts in enumerate(formulas):
+        for symbol, count in counts.items():
+            out[row, atomic_number(symbol)] += count
+    return out
+
+
 def formula(counts: dict[str, int]) -> str:
     """Unit-cell formula with integer counts in the order given, e.g. ``Fe4O6``."""
     return "".join(f"{symbol}{count}" for symbol, count in counts.items() if count > 0)

@@ -12,16 +12,20 @@ from crystalgfn.env import Environment
 from crystalgfn.states import State
 
 
-def describing_proxies(parts) -> list:
-    """The installed proxies registered with ``describes=True`` (exact properties of a state,
-    not predictions) that read only parts among ``parts``, built with their defaults."""
-    from crystalgfn.builders import make_proxy
+def describing_names() -> list[str]:
+    """Names of the installed proxies registered with ``describes=True``: exact properties of
+    a state (e.g. a density), not predictions, computed alike for every table."""
     from crystalgfn.plugins import get_plugins
 
-    names = [
-        entry.name for entry in get_plugins().proxies if entry.details.get("describes", False)
-    ]
-    proxies = [make_proxy(name) for name in sorted(names)]
+    return [e.name for e in get_plugins().proxies if e.details.get("describes", False)]
+
+
+def describing_proxies(parts) -> list:
+    """The describing proxies (:func:`describing_names`) that read only parts among
+    ``parts``, built with their defaults."""
+    from crystalgfn.builders import make_proxy
+
+    proxies = [make_proxy(name) for name in sorted(describing_names())]
     return [proxy for proxy in proxies if set(proxy.requires) <= set(parts)]
 
 

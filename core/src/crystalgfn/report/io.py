@@ -23,7 +23,8 @@ import torch
 
 from crystalgfn.elements import atomic_number
 from crystalgfn.errors import ConfigError
-from crystalgfn.report.parts import ReportPart, describing_names, report_parts
+from crystalgfn.report.parts import ReportPart, report_parts
+from crystalgfn.table import describing_names
 
 #: Columns a report adds or ranks by; not material properties.
 NON_PROPERTY = ("reward", "log_reward", "rank", "valid")
@@ -185,8 +186,9 @@ def non_finite_rows(crystals: Crystals, parts: Sequence[ReportPart] = ()) -> dic
     return out
 
 
-def _float_or_nan(text: str) -> float:
-    text = text.strip()
+def float_or_nan(text: str | None) -> float:
+    """A table cell as a float: NaN when empty (or missing, ``None``, from a short row)."""
+    text = (text or "").strip()
     return math.nan if text == "" else float(text)
 
 
@@ -263,7 +265,7 @@ def read_crystals(
         if name in text:
             continue
         try:
-            numeric[name] = np.array([_float_or_nan(text) for text in column], dtype=np.float64)
+            numeric[name] = np.array([float_or_nan(text) for text in column], dtype=np.float64)
         except ValueError:
             continue  # a text column this report does not know (e.g. a material id)
     for name, column in _derived(readers, values).items():

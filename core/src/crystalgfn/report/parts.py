@@ -92,14 +92,6 @@ def report_parts(parts: Sequence[str] | None = None) -> list[ReportPart]:
     return [registry.get(name).factory() for name in names]
 
 
-def describing_names() -> list[str]:
-    """Names of the proxies registered with ``describes=True``: exact properties of a
-    crystal (e.g. a density), computed alike for every set."""
-    from crystalgfn.plugins import get_plugins
-
-    return [e.name for e in get_plugins().proxies if e.details.get("describes", False)]
-
-
 def column_info(name: str, parts: Sequence[ReportPart] = ()) -> Column:
     """What is declared about column ``name``: by a report part, else by the proxy of that
     name (its ``unit``), else nothing but the name."""

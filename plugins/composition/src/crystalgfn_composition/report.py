@@ -4,23 +4,12 @@ frequencies."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import torch
-from crystalgfn.elements import atomic_number, symbols
+from crystalgfn.elements import atom_counts, symbols
 from crystalgfn.errors import UnknownNameError
 from crystalgfn.report.io import parse_formula
 from crystalgfn.report.parts import Column, ReportPart
-
-
-def compositions(formulas: Sequence[dict[str, int]]) -> torch.Tensor:
-    """Atom counts ``(B, 119)`` (float32, indexed by Z) of parsed formulas."""
-    out = torch.zeros(len(formulas), 119)
-    for row, counts in enumerate(formulas):
-        for symbol, count in counts.items():
-            out[row, atomic_number(symbol)] += count
-    return out
 
 
 def _formula(text: str) -> dict[str, int]:
@@ -85,7 +74,7 @@ class CompositionReport(ReportPart):
     }
 
     def read(self, cells) -> torch.Tensor:
-        return compositions(cells("formula", _formula))
+        return atom_counts(cells("formula", _formula))
 
     def derived(self, value):
         return {"n_atoms": value.sum(dim=1).double(), "n_elements": (value > 0).sum(dim=1).double()}

@@ -11,25 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 
 import torch
-from crystalgfn.elements import atomic_number
+from crystalgfn.elements import atom_counts, atomic_number, formula
 from crystalgfn.errors import ConfigError, UnknownNameError
 from crystalgfn.geometry import cell_volume
-from crystalgfn.report.io import read_csv_text
+from crystalgfn.report.io import float_or_nan, read_csv_text
 from crystalgfn.report.reference import ReferenceFormat
 
 CELL = ("a", "b", "c", "alpha", "beta", "gamma")
 #: DFT targets of such a table -> the proxy value they are the ground truth of.
 TARGETS = {"formation_energy_per_atom": "formation_energy", "band_gap": "band_gap"}
-
-
-def _float_or_nan(text: str) -> float:
-    text = (text or "").strip()
-    return math.nan if text == "" else float(text)
 
 
 class MaterialsProjectTable(ReferenceFormat):
@@ -79,15 +73,10 @@ class MaterialsProjectTable(ReferenceFormat):
             formulas.append(counts)
         groups_tensor = torch.tensor(groups, dtype=torch.long)
         cell = torch.tensor(cells, dtype=torch.float64)
-        counts_tensor = torch.zeros(len(formulas), 119)
-        for i, counts in enumerate(formulas):
-            for symbol, count in counts.items():
-                counts_tensor[i, atomic_number(symbol)] += count
+        counts_tensor = atom_counts(formulas)
         values = {"spacegroup": groups_tensor, "composition": counts_tensor, "lattice": cell}
         columns: dict[str, list] = dict(make_env("spacegroup").describe(values))
-        columns["formula"] = [
-            "".join(f"{s}{n}" for s, n in counts.items() if n > 0) for counts in formulas
-        ]
+        columns["formula"] = [formula(counts) for counts in formulas]
         columns["n_atoms"] = counts_tensor.sum(dim=1).long().tolist()
         columns["n_elements"] = (counts_tensor > 0).sum(dim=1).tolist()
         for i, name in enumerate(CELL):
@@ -97,5 +86,5 @@ class MaterialsProjectTable(ReferenceFormat):
             columns.setdefault(proxy.name, proxy(values).double().tolist())
         for source, target in TARGETS.items():
             if source in header:
-                columns[target] = [_float_or_nan(row[source]) for row in rows]
+                columns[target] = [float_or_nan(row[source]) for row in rows]
         return columns
