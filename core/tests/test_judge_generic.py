@@ -7,7 +7,7 @@ import csv
 import json
 
 import pytest
-from crystalgfn.errors import ConfigError
+from crystalgfn.errors import ConfigError, PluginLoadError
 from crystalgfn.judge import label_column
 from crystalgfn.judge.base import Judge, Outcome
 from crystalgfn.judge.evaluate import evaluate, judge_class
@@ -115,3 +115,27 @@ def test_a_samples_file_needs_the_columns_the_judge_declares(tmp_path, toy_plugi
     samples.write_text("formula\nNaCl\n")
     with pytest.raises(ConfigError, match=r"lacks the column\(s\) \['size'\]"):
         evaluate(samples, tmp_path / "out", oracle="toy-oracle", builder="toy-builder")
+
+
+@pytest.mark.parametrize("kind", ["judges", "report_parts", "reference_formats"])
+def test_a_registered_class_of_the_wrong_base_is_refused_by_name(kind):
+    from crystalgfn.plugins import reset_plugins
+    from crystalgfn.report.parts import report_parts
+    from crystalgfn.report.reference import _formats
+
+    class NotAJudge:
+        name = "impostor"
+
+    plugins = get_plugins()
+    registry = getattr(plugins, kind)
+    for name in registry.names():
+        registry.remove(name)
+    registry.add(NotAJudge, distribution="crystalgfn-impostor")
+    lookup = {"judges": judge_class, "report_parts": report_parts, "reference_formats": _formats}
+    try:
+        expected = (r"'impostor' from distribution 'crystalgfn-impostor' is .*NotAJudge.*, "
+                    r"not a subclass of crystalgfn\.")
+        with pytest.raises(PluginLoadError, match=expected):
+            lookup[kind]()
+    finally:
+        reset_plugins()

@@ -91,6 +91,18 @@ class Entry:
     def loaded(self) -> bool:
         return not is_reference(self.target)
 
+    def subclass_of(self, base: type) -> type:
+        """The factory, checked to be a subclass of ``base`` (for kinds registered as classes
+        of a core base class, such as judges and report parts); else a
+        :class:`PluginLoadError` naming the entry, its distribution and ``base``."""
+        factory = self.factory
+        if not (isinstance(factory, type) and issubclass(factory, base)):
+            raise PluginLoadError(
+                f"{self.kind} {self.name!r} from distribution {self.distribution!r} is "
+                f"{factory!r}, not a subclass of {base.__module__}.{base.__qualname__}"
+            )
+        return factory
+
 
 @attrs.define
 class Registry:

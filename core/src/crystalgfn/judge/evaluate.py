@@ -58,7 +58,7 @@ def judge_class(name: str | None = None) -> type[Judge]:
                 f"several judges are installed ({', '.join(names)}); choose one with judge=NAME"
             )
         name = names[0]
-    return registry.get(name).factory
+    return registry.get(name).subclass_of(Judge)
 
 
 def default_builder() -> str:

@@ -89,7 +89,7 @@ def report_parts(parts: Sequence[str] | None = None) -> list[ReportPart]:
 
     registry = get_plugins().report_parts
     names = registry.names() if parts is None else [p for p in parts if p in registry]
-    return [registry.get(name).factory() for name in names]
+    return [registry.get(name).subclass_of(ReportPart)() for name in names]
 
 
 def column_info(name: str, parts: Sequence[ReportPart] = ()) -> Column:

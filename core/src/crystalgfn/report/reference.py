@@ -29,7 +29,7 @@ class ReferenceFormat:
 def _formats() -> list[ReferenceFormat]:
     from crystalgfn.plugins import get_plugins
 
-    return [entry.factory() for entry in get_plugins().reference_formats]
+    return [entry.subclass_of(ReferenceFormat)() for entry in get_plugins().reference_formats]
 
 
 def table_format(path: str | os.PathLike, what: str = "reference") -> ReferenceFormat | None:
