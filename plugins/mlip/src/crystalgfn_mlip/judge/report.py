@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 from crystalgfn.report.plots import new_figure, save
 
+from crystalgfn_mlip.judge import STABLE_THRESHOLD
+
 #: rates shown in the report, in order, with their labels
 RATES = (
     ("built", "built"),
     ("relaxed", "relaxed"),
     ("converged", "converged"),
-    ("stable", "stable (E_hull ≤ 0.1)"),
+    ("stable", f"stable (E_hull ≤ {STABLE_THRESHOLD:g})"),
     ("stable_strict", "stable (E_hull ≤ 0)"),
     ("unique", "unique"),
     ("novel", "novel"),
@@ -77,7 +79,8 @@ def _hull_histogram(out_dir: Path, evaluations: list[dict]) -> str:
                 ax.hist(np.clip(values, edges[0], edges[-1]), bins=edges, histtype="step",
                         linewidth=2, color=color, density=True,
                         label=f"{e['label']} (n={values.size})")
-    ax.axvline(0.1, color="black", linestyle="--", linewidth=1, label="stable: ≤ 0.1 eV/atom")
+    ax.axvline(STABLE_THRESHOLD, color="black", linestyle="--", linewidth=1,
+               label=f"stable: ≤ {STABLE_THRESHOLD:g} eV/atom")
     oracle = evaluations[0]["summary"].get("oracle", "oracle")
     ax.set_xlabel(f"energy above hull after relaxation ({oracle}), eV/atom")
     ax.set_ylabel("probability density")
@@ -120,7 +123,8 @@ def blocks(metrics: dict, judged: Sequence[dict] = ()) -> list[tuple]:
         f"Atoms placed on Wyckoff positions, then relaxed with **{first.get('oracle')}** "
         f"({', '.join(f'{name} {version}' for name, version in versions.items())}): "
         f"energy scale {first.get('energy_scale')}. Formation energies and E above hull use "
-        "the oracle's own competing phases, never DFT energies. Stable: E_hull ≤ 0.1 eV/atom; "
+        f"the oracle's own competing phases, never DFT energies. Stable: E_hull ≤ "
+        f"{STABLE_THRESHOLD:g} eV/atom; "
         "S.U.N.: stable, unique (within its set) and novel (no known Materials Project "
         "crystal matches). Rates are over all inputs of each set."
     ))
