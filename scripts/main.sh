@@ -19,16 +19,17 @@ judge=(--n "$JUDGE_N" --jobs "$JUDGE_JOBS" --steps 100 --max-seconds 60)
 ELEMENTS="H,Li,B,C,N,O,F,Na,Mg,Al,Si,P,S,Cl,K,V,Mn,Fe,Co,Ni,Cu,Se"  # the config's 22
 run="runs/formation_energy-$(date +%Y%m%d-%H%M%S)"
 cli=.venv/bin/crystalgfn
-echo "==> training configs/formation_energy.toml into $run"
+phase() { phase "[$((SECONDS / 60)) min $((SECONDS % 60)) s] $*"; }  # time since the start
+phase "training configs/formation_energy.toml into $run"
 $cli train --config configs/formation_energy.toml --out "$run"
-echo "==> sampling 10,000 crystals, and 1,000 from the uniform policy (the baseline)"
+phase "sampling 10,000 crystals, and 1,000 from the uniform policy (the baseline)"
 $cli sample --run "$run" -n 10000 --out "$run/samples.csv"
 $cli sample --policy uniform --config configs/formation_energy.toml -n 1000 --out "$run/uniform.csv"
-echo "==> judging $JUDGE_N crystals of each set with CHGNet (relax, E above hull, S.U.N.)"
+phase "judging $JUDGE_N crystals of each set with CHGNet (relax, E above hull, S.U.N.)"
 $cli evaluate "$run/samples.csv" "${judge[@]}" --out "$run/judge/samples"
 $cli evaluate "$run/uniform.csv" "${judge[@]}" --out "$run/judge/uniform"
 $cli evaluate data/mp_validation.csv --elements "$ELEMENTS" "${judge[@]}" --out "$run/judge/validation"
-echo "==> writing the report (reference: data/mp_validation.csv, the proxies' validation crystals)"
+phase "writing the report (reference: data/mp_validation.csv, the proxies' validation crystals)"
 $cli report "$run/samples.csv" --run "$run" --reference data/mp_validation.csv --out "$run/report" \
     --baseline "$run/uniform.csv" \
     --evaluation "samples=$run/judge/samples" --evaluation "uniform=$run/judge/uniform" \
