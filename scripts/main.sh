@@ -19,7 +19,7 @@ judge=(--n "$JUDGE_N" --jobs "$JUDGE_JOBS" --steps 100 --max-seconds 60)
 ELEMENTS="H,Li,B,C,N,O,F,Na,Mg,Al,Si,P,S,Cl,K,V,Mn,Fe,Co,Ni,Cu,Se"  # the config's 22
 run="runs/formation_energy-$(date +%Y%m%d-%H%M%S)"
 cli=.venv/bin/crystalgfn
-phase() { phase "[$((SECONDS / 60)) min $((SECONDS % 60)) s] $*"; }  # time since the start
+phase() { echo "==> [$((SECONDS / 60)) min $((SECONDS % 60)) s] $*"; }  # time since the start
 phase "training configs/formation_energy.toml into $run"
 $cli train --config configs/formation_energy.toml --out "$run"
 phase "sampling 10,000 crystals, and 1,000 from the uniform policy (the baseline)"
