@@ -151,10 +151,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)  # before building anything
     restrictions = restrictions_from_args(args)
     if args.run:
-        _, _, columns = run.sample(
-            args.run, args.n, restrictions, args.seed, args.batch_size, args.device,
-            progress=True,
+        model = run.load_run(args.run, device=args.device)
+        result = run.sample_model(
+            model, args.n, restrictions, args.seed, args.batch_size, progress=True
         )
+        columns = result.columns
+        if result.quality is not None:
+            _print_restriction_quality(result.quality)
     else:
         if args.config:
             from crystalgfn.config import RunConfig
@@ -173,6 +176,25 @@ def cmd_sample(args: argparse.Namespace) -> int:
     path = write_csv(args.out, columns)
     print(f"wrote {args.n} samples to {path}")
     return 0
+
+
+def _print_restriction_quality(quality: dict) -> None:
+    """One line on how far a restricted sample may be from R/Z, and a warning for a masked
+    (not conditional) run."""
+    print(
+        f"restricted sampler: effective sample size {quality['ess_fraction']:.1%} of "
+        f"{quality['n']} importance-weighted trajectories (100 % for a sampler exactly ∝ R), "
+        f"log Z estimate {quality['log_z']:.3f}",
+        file=sys.stderr,
+    )
+    if not quality["exact_by_construction"]:
+        print(
+            "warning: this run was not trained conditioned on restrictions, so masking it "
+            "samples only approximately ∝ R on the restricted space; for an exact sampler, "
+            "train with [conditioning] (docs/training.md, \"Conditional runs\") or with the "
+            "restriction in [restrictions]",
+            file=sys.stderr,
+        )
 
 
 def cmd_report(args: argparse.Namespace) -> int:

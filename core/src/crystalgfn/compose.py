@@ -348,6 +348,13 @@ class Stack(Environment):
     def restrictions(self) -> tuple[str, ...]:  # type: ignore[override]
         return tuple(name for part in self.parts for name in part.restrictions)
 
+    def restriction_domains(self) -> dict:
+        """Every part's restriction domains (each restriction belongs to one part)."""
+        domains: dict = {}
+        for part in self.parts:
+            domains.update(part.restriction_domains())
+        return domains
+
     def restrict(self, **restriction) -> Stack:
         """Pass each restriction to the part that accepts it and rebuild the constraints."""
         unknown = sorted(set(restriction) - set(self.restrictions))

@@ -50,8 +50,10 @@ from crystalgfn.validation import Rule
 
 RUN_KEYS = {
     "env", "env_kwargs", "proxy", "proxy_kwargs", "reward", "objectives", "loss", "loss_kwargs",
-    "restrictions", "on_nan", "data", "data_fraction",
+    "restrictions", "on_nan", "data", "data_fraction", "conditioning",
 }
+#: Keys of the ``[conditioning]`` table (a conditional run, docs/training.md).
+CONDITIONING_KEYS = {"restrictions", "pool", "per_batch", "share", "seed"}
 OBJECTIVE_KEYS = {"proxy", "proxy_kwargs", "reward", "weight"}
 SETTING_KEYS = {field.name for field in attrs.fields(TrainSettings)}
 #: What the run keys that are not tables accept (the settings': ``trainer.SETTING_RULES``).
@@ -64,7 +66,9 @@ RUN_RULES = {
     "data_fraction": Rule(float, low=0, high=1, open_high=True),
 }
 #: Run keys holding tables of keyword arguments (checked by what they are passed to).
-TABLE_KEYS = ("env_kwargs", "proxy_kwargs", "reward", "loss_kwargs", "restrictions")
+TABLE_KEYS = (
+    "env_kwargs", "proxy_kwargs", "reward", "loss_kwargs", "restrictions", "conditioning",
+)
 
 
 def _check_keys(table: Mapping, accepted: set[str], where: str) -> None:
@@ -168,7 +172,9 @@ class RunConfig:
         from crystalgfn.restrictions import from_config
 
         restrictions = from_config(_table(self.raw, "restrictions"))
-        return env.restrict(**restrictions) if restrictions else env
+        env = env.restrict(**restrictions) if restrictions else env
+        conditioning = _table(self.raw, "conditioning")
+        return conditional_env(env, conditioning) if conditioning else env
 
     def build_reward(self, env: Environment) -> Reward:
         if "objectives" in self.raw:
@@ -195,3 +201,35 @@ class RunConfig:
 
     def build_loss(self) -> Loss:
         return make_loss(self.raw.get("loss", "tb"), **_table(self.raw, "loss_kwargs"))
+
+
+def conditional_env(env: Environment, table: Mapping) -> Environment:
+    """``env`` conditioned as the run config's ``[conditioning]`` table says::
+
+        [conditioning]
+        restrictions = ["elements", "space_groups"]  # the families to train over
+        pool = 64        # distinct restrictions drawn for training (with the unrestricted)
+        per_batch = 8    # restrictions mixed in one batch
+        share = 0.5      # chance that a drawn restriction restricts each name
+        seed = 0         # seeds the draw of the pool
+    """
+    from crystalgfn.conditioning import ConditionalEnv, RestrictionFamily
+
+    _check_keys(table, CONDITIONING_KEYS, "[conditioning]")
+    names = table.get("restrictions")
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(
+            "[conditioning] restrictions must be a list of restriction names, e.g. "
+            f"[\"elements\"], got {names!r}; this environment accepts "
+            f"{sorted(env.restriction_domains())}"
+        )
+    share = table.get("share", 0.5)
+    if isinstance(share, bool) or not isinstance(share, (int, float)):
+        raise ConfigError(f"[conditioning] share must be a number in (0, 1], got {share!r}")
+    seed = table.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"[conditioning] seed must be an integer, got {seed!r}")
+    family = RestrictionFamily(env.restriction_domains(), names, share=float(share))
+    return ConditionalEnv(
+        env, family, pool=table.get("pool", 64), per_batch=table.get("per_batch", 8), seed=seed
+    )

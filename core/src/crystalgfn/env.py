@@ -179,6 +179,18 @@ class Environment(ABC):
     #: Names of the keyword arguments :meth:`restrict` accepts.
     restrictions: ClassVar[tuple[str, ...]] = ()
 
+    def restriction_domains(self) -> dict:
+        """The values each restriction can take in this space, name ->
+        :class:`crystalgfn.conditioning.Subset` / ``Interval`` / ``Count``, for conditional
+        training (``[conditioning]`` in a run config). Default: none (the environment can be
+        restricted at sampling time, but not conditioned on)."""
+        return {}
+
+    def training_source(self, batch_size: int, device="cpu", generator=None) -> State:
+        """The states a training batch starts from: :meth:`source` by default; a conditional
+        environment draws each row's restriction with ``generator``."""
+        return self.source(batch_size, device)
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.n_actions} actions>"
 

@@ -166,6 +166,64 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedModel:
     return TrainedModel(env, reward, policy, resolved, int(payload.get("step", 0)))
 
 
+#: Trajectories drawn to measure a restricted sampler's effective sample size.
+QUALITY_SAMPLES = 1000
+
+
+@attrs.frozen
+class Samples:
+    """What :func:`sample_model` returns.
+
+    ``quality``: for a restricted sample, the importance-weight check of
+    :mod:`crystalgfn.conditioning.quality` (``ess_fraction``, ``log_z``, ``n``) and
+    ``exact_by_construction`` (whether the run was trained conditioned on the restrictions);
+    ``None`` without restrictions."""
+
+    env: Environment
+    done: State
+    columns: dict[str, list]
+    quality: dict | None = None
+
+
+def sample_model(
+    model: TrainedModel,
+    n: int,
+    restrictions: Mapping | None = None,
+    seed: int = 0,
+    batch_size: int = 10_000,
+    progress: bool = False,
+) -> Samples:
+    """Sample ``n`` crystals from a loaded run, optionally restricted.
+
+    A run trained with ``[conditioning]`` samples a restriction of its family with the
+    restriction as an input, ∝ R on the restricted space up to its training error; any other
+    run is masked to the restriction, which is biased (docs/training.md). Either way the
+    restricted sampler is measured on ``QUALITY_SAMPLES`` extra trajectories (``quality``)."""
+    env = model.env.restrict(**restrictions) if restrictions else model.env
+    generator = make_generator(seed, model.device)
+    quality = None
+    with torch.inference_mode():
+        done = sample_policy(
+            env, model.policy, n, batch_size, generator, model.device, progress=progress
+        )
+        columns = describe(env, done)
+        log_r, proxy_columns = model.reward.columns(env.values(done))
+        if restrictions:
+            from crystalgfn.conditioning.quality import importance_summary, importance_weights
+
+            log_w = importance_weights(
+                env, model.policy, model.reward, min(n, QUALITY_SAMPLES), generator, model.device
+            )
+            quality = {
+                **importance_summary(log_w),
+                "exact_by_construction": bool(getattr(model.env, "is_conditional", False)),
+            }
+    columns["reward"] = log_r.exp().tolist()
+    columns["log_reward"] = log_r.tolist()
+    columns.update(proxy_columns)
+    return Samples(env, done, columns, quality)
+
+
 def sample(
     run_dir: str | Path,
     n: int,
@@ -178,17 +236,7 @@ def sample(
     """Sample ``n`` crystals from a trained run; returns the environment, the done states and
     the table columns (description, ``reward``, one column per proxy and, for proxies that
     report their uncertainty, ``<proxy>_std`` and ``<proxy>_uncertain``). ``progress``: lines
-    with the elapsed time and ETA on stderr."""
+    with the elapsed time and ETA on stderr. See :func:`sample_model` for restrictions."""
     model = load_run(run_dir, device=device)
-    env = model.env.restrict(**restrictions) if restrictions else model.env
-    generator = make_generator(seed, model.device)
-    with torch.inference_mode():
-        done = sample_policy(
-            env, model.policy, n, batch_size, generator, model.device, progress=progress
-        )
-        columns = describe(env, done)
-        log_r, proxy_columns = model.reward.columns(env.values(done))
-    columns["reward"] = log_r.exp().tolist()
-    columns["log_reward"] = log_r.tolist()
-    columns.update(proxy_columns)
-    return env, done, columns
+    result = sample_model(model, n, restrictions, seed, batch_size, progress)
+    return result.env, result.done, result.columns

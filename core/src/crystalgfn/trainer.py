@@ -142,9 +142,10 @@ class ReplayBuffer:
         if self.states is not None:
             states = concat([self.states, states])
             log_rewards = torch.cat([self.log_rewards, log_rewards])
-        keys = torch.cat(
-            [v.reshape(v.shape[0], -1).double() for v in env.values(states).values()], dim=1
-        )
+        columns = [v.reshape(v.shape[0], -1).double() for v in env.values(states).values()]
+        if "restriction" in states:  # a conditional space: one object per restriction
+            columns.append(states["restriction"][:, None].double())
+        keys = torch.cat(columns, dim=1)
         _, inverse = torch.unique(keys, dim=0, return_inverse=True)
         first = torch.full((int(inverse.max()) + 1,), len(inverse), dtype=torch.long)
         first.scatter_reduce_(0, inverse, torch.arange(len(inverse)), reduce="amin")
@@ -317,6 +318,7 @@ class Trainer:
             rollout(
                 self.env, self.policy, n_policy, self.generator, self.device, s.temperature,
                 s.epsilon, track_log_probs=True,
+                source=self.env.training_source(n_policy, self.device, self.generator),
             )
         ]
         replayed = self.replay.sample(n_replay, self.generator)
@@ -466,6 +468,7 @@ def build_policy(env: Environment, settings: TrainSettings, loss: Loss) -> Polic
     ``settings.policy`` with ``settings.policy_kwargs``, providing what the loss needs."""
     from crystalgfn.builders import make_policy
 
+    loss.check_env(env)  # the loss may need more of the policy on some spaces (conditional TB)
     return make_policy(
         settings.policy, env, settings, loss.policy_outputs, **settings.policy_kwargs
     )

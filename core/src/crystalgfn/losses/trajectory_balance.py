@@ -9,6 +9,10 @@ For a complete trajectory τ = (s_0 → … → s_n = x) the objective is
 
 averaged over the batch. At the optimum P_F samples x with probability R(x)/Z, and the
 learned scalar log Z equals the log-partition function.
+
+On a conditional environment (:class:`crystalgfn.conditioning.ConditionalEnv`) log Z depends
+on the restriction, so it is the policy's flow head at each trajectory's source state
+(conditional TB): log Z(r) = log F(s_0 | r).
 """
 
 from __future__ import annotations
@@ -26,13 +30,22 @@ class TrajectoryBalance(Loss):
         super().__init__()
         self._log_z = torch.nn.Parameter(torch.tensor(float(init_log_z)))
 
+        self.conditional = False
+
     @property
-    def log_z(self) -> torch.Tensor:
-        return self._log_z
+    def log_z(self) -> torch.Tensor | None:
+        return None if self.conditional else self._log_z
+
+    def check_env(self, env) -> None:
+        super().check_env(env)
+        # A conditional space has one log Z per restriction: read it from the flow head.
+        self.conditional = bool(getattr(env, "is_conditional", False))
+        self.needs_flows = self.conditional
 
     def forward(self, trajectories: Trajectories) -> torch.Tensor:
+        log_z = trajectories.log_flows[:, 0] if self.conditional else self._log_z
         residual = (
-            self._log_z
+            log_z
             + trajectories.log_pf.sum(dim=1)
             - trajectories.log_reward
             - trajectories.log_pb.sum(dim=1)

@@ -567,6 +567,16 @@ class CompositionEnv(
             kwargs["required_elements"] = sorted(set(kwargs["required_elements"]) | set(extra))
         return CompositionEnv(**kwargs)
 
+    def restriction_domains(self) -> dict:
+        """Conditioning on ``elements`` (a non-empty subset of the allowed ones) and on
+        ``max_atoms_per_element`` (1 up to the current limit)."""
+        from crystalgfn.conditioning import Count, Subset
+
+        return {
+            "elements": Subset(tuple(self.allowed_elements)),
+            "max_atoms_per_element": Count(1, self.count_limit),
+        }
+
     # -- states ---------------------------------------------------------------------------------
     def source(self, batch_size: int, device="cpu") -> State:
         k = len(self.symbols)

@@ -218,6 +218,16 @@ class LatticeEnv(Environment, LatticeSystemTarget):
             n_components=self.n_components,
         )
 
+    def restriction_domains(self) -> dict:
+        """Conditioning on ``lengths`` (a sub-range of the current one, drawn on a log scale)
+        and ``angles`` (a sub-range of the current one)."""
+        from crystalgfn.conditioning import Interval
+
+        return {
+            "lengths": Interval(*self.lengths, min_width=0.15, log=True),
+            "angles": Interval(*self.angles, min_width=0.3),
+        }
+
     @staticmethod
     def _checked_range(name, value, current, unit) -> tuple[float, float]:
         if value is None:

@@ -131,6 +131,23 @@ class SpaceGroupEnv(Environment, GroupChoiceSource):
         """Allowed international numbers, ascending."""
         return self.allowed.nonzero().squeeze(1).tolist()
 
+    def restriction_domains(self) -> dict:
+        """Conditioning on ``space_groups`` (any subset of the allowed groups; a spec such as
+        ``"195-230"`` is read as the flag reads it) and on ``crystal_systems`` (a subset of
+        the systems the allowed groups belong to)."""
+        from crystalgfn.conditioning import Subset
+
+        systems = sorted(set(crystal_system_of()[self.groups].tolist()))
+        return {
+            "space_groups": Subset(
+                tuple(self.groups),
+                parse=lambda value: value if isinstance(value, (list, tuple)) else
+                parse_space_groups(value),
+                argument=list,
+            ),
+            "crystal_systems": Subset(tuple(CRYSTAL_SYSTEMS[i] for i in systems)),
+        }
+
     def with_groups(self, groups: Iterable[int]) -> SpaceGroupEnv:
         """A copy restricted to ``groups`` (intersected with the current ones)."""
         return SpaceGroupEnv(space_groups=sorted(set(groups) & set(self.groups)) or "0")

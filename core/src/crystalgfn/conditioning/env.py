@@ -1,0 +1,318 @@
+"""A conditional environment: one state space per restriction, one policy for all of them.
+
+:class:`ConditionalEnv` wraps an environment (or stack) and a :class:`RestrictionFamily`.
+Each state carries the index of its restriction (state key ``"restriction"``); every method
+groups the batch's rows by restriction and hands each group to that restriction's own
+environment (``base.restrict(**restriction)``, built once and cached), so masks, steps and
+densities are exactly those of the restricted space. The policy sees the restricted
+environment's encoding followed by the restriction's features, and a conditional loss learns
+log Z(restriction) as the flow of the source state. Trained over draws from the family, the
+model samples ∝ R on restrictions it never saw, as far as it generalises — which
+:mod:`crystalgfn.conditioning.quality` measures per restriction.
+
+Restricted environments must keep the base's layout (same actions, state keys and encoding
+width), as :meth:`Environment.restrict` promises.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+
+import torch
+
+from crystalgfn.conditioning.family import Restriction, RestrictionFamily
+from crystalgfn.env import Environment
+from crystalgfn.errors import ConfigError, InfeasibleError
+from crystalgfn.states import State, select
+
+#: The state key holding each row's restriction index.
+KEY = "restriction"
+
+
+class ConditionalEnv(Environment):
+    """``base`` conditioned on the restrictions of ``family``.
+
+    Args:
+        base: the unrestricted environment.
+        family: the restrictions to condition on.
+        pool: how many distinct restrictions to draw for training (the unrestricted space is
+            always one of them); training batches draw from this pool.
+        per_batch: how many restrictions of the pool one training batch mixes.
+        seed: seeds the draw of the pool.
+
+    The view returned by :meth:`restrict` is the same model's environment pinned to one
+    restriction: its :meth:`source` states carry that restriction.
+    """
+
+    name = "conditional"
+    is_conditional = True
+
+    def __init__(
+        self,
+        base: Environment,
+        family: RestrictionFamily,
+        pool: int = 64,
+        per_batch: int = 8,
+        seed: int = 0,
+    ):
+        if getattr(base, "is_conditional", False):
+            raise ConfigError("the environment is already conditional")
+        for label, value, low in (("pool", pool, 1), ("per_batch", per_batch, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(
+                    f"[conditioning] {label} must be an integer >= {low}, got {value!r}"
+                )
+        self.base, self.family = base, family
+        self.provides = base.provides
+        self.restrictions = tuple(family.names)
+        self.n_actions = base.n_actions
+        self.encoding_dim = base.encoding_dim + family.width
+        self.max_steps = base.max_steps
+        self.n_params = base.n_params
+        self.n_param_outputs = base.n_param_outputs
+        self.per_batch = per_batch
+        self.pinned = 0
+        # Shared by every pinned view (copy.copy keeps these objects).
+        self._envs: list[Environment] = []
+        self._canonical: list[Restriction] = []
+        self._index: dict[tuple, int] = {}
+        self._feature_rows: list[list[float]] = []
+        self._features: dict[str, torch.Tensor] = {}
+        self.index_of({})  # 0: the unrestricted space
+        self.pool = self._draw_pool(pool, seed)
+
+    # -- the restrictions -----------------------------------------------------------------
+    def index_of(self, restriction: Mapping[str, object]) -> int:
+        """The index of ``restriction`` (adding it, and building its environment, if new)."""
+        canonical = self.family.canonical(restriction)
+        key = self.family.key(canonical)
+        if key in self._index:
+            return self._index[key]
+        arguments = self.family.arguments(canonical)
+        env = self.base.restrict(**arguments) if arguments else self.base
+        for attribute in ("n_actions", "encoding_dim", "n_params", "n_param_outputs"):
+            if getattr(env, attribute) != getattr(self.base, attribute):
+                raise ConfigError(
+                    f"restricting {getattr(self.base, 'spec', self.base.name)!r} to "
+                    f"{self.family.describe(canonical)} changes its {attribute} "
+                    f"({getattr(self.base, attribute)} -> {getattr(env, attribute)}); a "
+                    "conditional model needs restrictions that keep the layout"
+                )
+        self._envs.append(env)
+        self._canonical.append(canonical)
+        self._feature_rows.append(self.family.features(canonical))
+        self._features.clear()
+        self._index[key] = len(self._envs) - 1
+        return self._index[key]
+
+    def restriction(self, index: int) -> Restriction:
+        """The canonical restriction of ``index``."""
+        return dict(self._canonical[index])
+
+    def trained_on(self, restriction: Mapping[str, object]) -> bool:
+        """Whether ``restriction`` is in the training pool."""
+        key = self.family.key(self.family.canonical(restriction))
+        return self._index.get(key, -1) in self.pool
+
+    def _draw_pool(self, size: int, seed: int) -> list[int]:
+        generator = torch.Generator().manual_seed(seed)
+        pool = [0]
+        for _ in range(50 * size):
+            if len(pool) >= size:
+                break
+            try:
+                index = self.index_of(self.family.draw(generator))
+            except InfeasibleError:
+                continue  # e.g. groups that fit no composition of the drawn elements
+            if index not in pool:
+                pool.append(index)
+        return pool
+
+    def restrict(self, **restriction) -> ConditionalEnv:
+        """This model's environment pinned to ``restriction`` (exact masks of the restricted
+        space; the policy is told the restriction)."""
+        view = copy.copy(self)
+        view.pinned = self.index_of(restriction)
+        return view
+
+    def restricted_env(self) -> Environment:
+        """The plain environment of the pinned restriction (what the model is asked to match)."""
+        return self._envs[self.pinned]
+
+    # -- grouping rows by restriction -------------------------------------------------------
+    def _groups(self, state: State):
+        """``(rows, index, inner)`` per restriction present: ``rows`` int64 (``None``: all
+        rows), ``inner`` the rows' states without the restriction key."""
+        tags = state[KEY]
+        inner = {key: value for key, value in state.items() if key != KEY}
+        if tags.numel() == 0:
+            return [(None, self.pinned, inner)]
+        low, high = int(tags.min()), int(tags.max())
+        if low == high:
+            return [(None, low, inner)]
+        groups = []
+        for index in torch.unique(tags).tolist():
+            rows = (tags == index).nonzero().squeeze(1)
+            groups.append((rows, index, select(inner, rows)))
+        return groups
+
+    @staticmethod
+    def _join(parts: list[tuple[torch.Tensor | None, torch.Tensor]], batch: int) -> torch.Tensor:
+        if len(parts) == 1 and parts[0][0] is None:
+            return parts[0][1]
+        first = parts[0][1]
+        out = first.new_empty((batch, *first.shape[1:]))
+        for rows, value in parts:
+            out[rows] = value
+        return out
+
+    def _join_states(self, parts: list[tuple[torch.Tensor | None, State]], tags, batch) -> State:
+        keys = parts[0][1].keys()
+        out = {key: self._join([(rows, s[key]) for rows, s in parts], batch) for key in keys}
+        out[KEY] = tags
+        return out
+
+    def _per_group(self, method: str, state: State, *row_args):
+        """``env_k.method(inner_rows, *row_args[rows])`` of each group, joined (tensors)."""
+        batch = state[KEY].shape[0]
+        parts = []
+        for rows, index, inner in self._groups(state):
+            args = [a if a is None or rows is None else a[rows] for a in row_args]
+            parts.append((rows, getattr(self._envs[index], method)(inner, *args)))
+        return self._join(parts, batch)
+
+    def _sources(self, tags: torch.Tensor, device) -> State:
+        batch = tags.shape[0]
+        parts = []
+        if batch == 0 or int(tags.min()) == int(tags.max()):
+            index = int(tags[0]) if batch else self.pinned
+            parts.append((None, self._envs[index].source(batch, device)))
+        else:
+            for index in torch.unique(tags).tolist():
+                rows = (tags == index).nonzero().squeeze(1)
+                parts.append((rows, self._envs[index].source(rows.shape[0], device)))
+        return self._join_states(parts, tags, batch)
+
+    # -- states ---------------------------------------------------------------------------
+    def source(self, batch_size: int, device="cpu") -> State:
+        tags = torch.full((batch_size,), self.pinned, dtype=torch.long, device=device)
+        return self._sources(tags, device)
+
+    def training_source(self, batch_size: int, device="cpu", generator=None) -> State:
+        """Sources of a training batch: ``per_batch`` restrictions of the pool, one drawn
+        uniformly for each row."""
+        draw_device = generator.device if generator is not None else torch.device("cpu")
+        pool = torch.tensor(self.pool, device=draw_device)
+        chosen = pool[torch.randperm(len(self.pool), generator=generator, device=draw_device)]
+        chosen = chosen[: self.per_batch]
+        pick = torch.randint(
+            chosen.shape[0], (batch_size,), generator=generator, device=draw_device
+        )
+        return self._sources(chosen[pick].to(device), device)
+
+    def is_done(self, state: State) -> torch.Tensor:
+        return self._per_group("is_done", state)
+
+    def is_source(self, state: State) -> torch.Tensor:
+        return self._per_group("is_source", state)
+
+    # -- masks and transitions ------------------------------------------------------------
+    def forward_mask(self, state: State) -> torch.Tensor:
+        return self._per_group("forward_mask", state)
+
+    def backward_mask(self, state: State) -> torch.Tensor:
+        return self._per_group("backward_mask", state)
+
+    def mask_blocks(self, state: State, forward: bool = True):
+        blocks = []
+        for rows, index, inner in self._groups(state):
+            for block_rows, columns, mask in self._envs[index].mask_blocks(inner, forward):
+                if rows is not None:
+                    block_rows = rows if block_rows is None else rows[block_rows]
+                blocks.append((block_rows, columns, mask))
+        return blocks
+
+    def step(self, state: State, actions: torch.Tensor, params=None) -> State:
+        batch = actions.shape[0]
+        parts = []
+        for rows, index, inner in self._groups(state):
+            a = actions if rows is None else actions[rows]
+            p = params if params is None or rows is None else params[rows]
+            parts.append((rows, self._envs[index].step(inner, a, p)))
+        return self._join_states(parts, state[KEY], batch)
+
+    def step_back(self, state: State, actions: torch.Tensor):
+        batch = actions.shape[0]
+        parents, params = [], []
+        for rows, index, inner in self._groups(state):
+            a = actions if rows is None else actions[rows]
+            parent, param = self._envs[index].step_back(inner, a)
+            parents.append((rows, parent))
+            params.append((rows, param))
+        joined_params = None if params[0][1] is None else self._join(params, batch)
+        return self._join_states(parents, state[KEY], batch), joined_params
+
+    # -- what the policy and the proxies see -------------------------------------------------
+    def _feature_table(self, device) -> torch.Tensor:
+        key = str(device)
+        table = self._features.get(key)
+        if table is None or table.shape[0] != len(self._feature_rows):
+            table = torch.tensor(self._feature_rows, dtype=torch.get_default_dtype())
+            table = table.reshape(len(self._feature_rows), self.family.width).to(device)
+            self._features[key] = table
+        return table
+
+    def encode(self, state: State) -> torch.Tensor:
+        """The restricted environment's encoding followed by the restriction's features,
+        ``(batch, base.encoding_dim + family.width)``."""
+        encoding = self._per_group("encode", state)
+        features = self._feature_table(encoding.device)[state[KEY]].to(encoding.dtype)
+        return torch.cat([encoding, features], dim=1)
+
+    def values(self, state: State) -> dict[str, torch.Tensor]:
+        batch = state[KEY].shape[0]
+        parts = [(rows, self._envs[i].values(inner)) for rows, i, inner in self._groups(state)]
+        return {key: self._join([(r, v[key]) for r, v in parts], batch) for key in parts[0][1]}
+
+    def from_values(self, values: dict[str, torch.Tensor]) -> State:
+        state = self._envs[self.pinned].from_values(values)
+        batch = next(iter(state.values())).shape[0]
+        device = next(iter(state.values())).device
+        return {**state, KEY: torch.full((batch,), self.pinned, dtype=torch.long, device=device)}
+
+    def log_label_count(self, state: State) -> torch.Tensor:
+        return self._per_group("log_label_count", state)
+
+    def validity(self, values):
+        # The pinned restriction's checks: its samples must lie inside the restricted space.
+        return self._envs[self.pinned].validity(values)
+
+    def describe(self, values):
+        return self._envs[self.pinned].describe(values)
+
+    # -- continuous head ------------------------------------------------------------------
+    def param_log_prob(self, state, actions, params, raw) -> torch.Tensor:
+        return self._per_group("param_log_prob", state, actions, params, raw)
+
+    def sample_params(self, state, actions, raw, generator=None) -> torch.Tensor:
+        batch = actions.shape[0]
+        parts = []
+        for rows, index, inner in self._groups(state):
+            a = actions if rows is None else actions[rows]
+            r = raw if rows is None else raw[rows]
+            parts.append((rows, self._envs[index].sample_params(inner, a, r, generator)))
+        return self._join(parts, batch)
+
+    def __getattr__(self, name: str):
+        # Attributes beyond the Environment interface (a stack's ``spec``, ``parts``, ...)
+        # are the unrestricted base's.
+        if name.startswith("_") or name == "base":
+            raise AttributeError(name)
+        return getattr(self.base, name)
+
+    def __repr__(self) -> str:
+        return (
+            f"<ConditionalEnv {getattr(self.base, 'spec', self.base.name)!r} on "
+            f"{list(self.family.names)}: {self.family.describe(self._canonical[self.pinned])}>"
+        )

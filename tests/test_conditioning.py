@@ -1,0 +1,109 @@
+"""The conditional environment is, row by row, the restricted environment of each row."""
+
+import crystalgfn
+import pytest
+import torch
+from crystalgfn.conditioning import ConditionalEnv, Count, Interval, RestrictionFamily, Subset
+from crystalgfn.config import conditional_env
+from crystalgfn.errors import ConfigError
+from crystalgfn.policy import UniformPolicy
+from crystalgfn.sampling import rollout
+from crystalgfn.states import select
+
+
+@pytest.fixture(scope="module")
+def stack():
+    base = crystalgfn.make_env(
+        "spacegroup+composition",
+        spacegroup={"space_groups": "1-12"},
+        composition={"elements": ["Li", "O"], "max_atoms_per_element": 3},
+    )
+    return conditional_env(
+        base, {"restrictions": ["space_groups", "max_atoms_per_element"], "pool": 12}
+    )
+
+
+def test_a_mixed_batch_follows_each_rows_own_restricted_space(stack):
+    generator = torch.Generator().manual_seed(0)
+    source = stack.training_source(64, generator=generator)
+    assert len(set(source["restriction"].tolist())) > 1
+    transitions = rollout(stack, UniformPolicy(stack), 64, generator, source=source)
+    parents = transitions.parents
+    tags = parents["restriction"]
+    full = stack.forward_mask(parents)
+    for index in set(tags.tolist()):
+        rows = (tags == index).nonzero().squeeze(1)
+        inner = {k: v for k, v in select(parents, rows).items() if k != "restriction"}
+        restricted = stack._envs[index]
+        assert torch.equal(full[rows], restricted.forward_mask(inner))
+    done = transitions.done
+    for index in set(done["restriction"].tolist()):
+        rows = (done["restriction"] == index).nonzero().squeeze(1)
+        groups = stack.values(select(done, rows))["spacegroup"].tolist()
+        allowed = stack.restriction(index)["space_groups"]
+        assert set(groups) <= set(allowed)
+        counts = stack.values(select(done, rows))["composition"]
+        assert int(counts.max()) <= stack.restriction(index)["max_atoms_per_element"]
+
+
+def test_the_encoding_ends_with_the_restrictions_features(stack):
+    pinned = stack.restrict(space_groups=[1, 2], max_atoms_per_element=2)
+    encoding = pinned.encode(pinned.source(3))
+    assert encoding.shape == (3, stack.encoding_dim)
+    groups = stack.family.domains["space_groups"].choices  # 1-12 but 9, which fits no Li-O
+    assert groups == (1, 2, 3, 4, 5, 6, 7, 8, 10, 11, 12)
+    features = torch.tensor([1.0, 1.0] + [0.0] * 9 + [0.5])
+    assert torch.equal(encoding[:, -12:], features.expand(3, -1))
+
+
+def test_pinned_views_share_one_cache_of_restricted_environments(stack):
+    a = stack.restrict(space_groups="3-5")
+    b = stack.restrict(space_groups=[3, 4, 5])
+    assert a.pinned == b.pinned and a._envs is stack._envs
+    assert stack.restrict().pinned == 0
+
+
+def test_restrictions_outside_the_family_or_its_domain_are_refused_by_name(stack):
+    with pytest.raises(ConfigError, match=r"trained conditioned on .*not on \['elements'\]"):
+        stack.restrict(elements=["Li"])
+    with pytest.raises(ConfigError, match=r"\[13\] not in the space .* accepted: \[1, 2"):
+        stack.restrict(space_groups=[12, 13])
+    with pytest.raises(ConfigError, match="max_atoms_per_element.* = 4 .*accepted: 1..3"):
+        stack.restrict(max_atoms_per_element=4)
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"restrictions": "elements"}, "must be a list of restriction names"),
+        ({"restrictions": ["lengths"]}, r"\['lengths'\] cannot be conditioned on"),
+        ({"restrictions": ["elements"], "pool": 0}, "pool must be an integer >= 1, got 0"),
+        ({"restrictions": ["elements"], "share": "half"}, "share must be a number"),
+        ({"restrictions": ["elements"], "pools": 3}, "pools"),
+    ],
+)
+def test_bad_conditioning_tables_are_named(table, message):
+    base = crystalgfn.make_env("composition", elements=["Li", "Fe", "O"], max_atoms_per_element=2)
+    with pytest.raises(ConfigError, match=message):
+        conditional_env(base, table)
+
+
+def test_domains_draw_inside_themselves_and_encode_to_unit_ranges():
+    generator = torch.Generator().manual_seed(1)
+    lengths = Interval(0.9, 100.0, min_width=0.15, log=True)
+    for _ in range(50):
+        low, high = lengths.draw(generator)
+        assert 0.9 <= low < high <= 100.0
+        assert all(0.0 <= f <= 1.0 for f in lengths.features((low, high)))
+    assert lengths.features(lengths.full()) == [0.0, 1.0]
+    subset = Subset(("Li", "Fe", "O"))
+    assert subset.canonical("elements", "O,Li") == ("Li", "O")
+    assert Count(1, 4).features(4) == [1.0]
+
+
+def test_the_pool_holds_the_unrestricted_space_and_distinct_members():
+    base = crystalgfn.make_env("composition", elements=["Li", "Fe", "O"], max_atoms_per_element=3)
+    family = RestrictionFamily(base.restriction_domains(), ["elements", "max_atoms_per_element"])
+    env = ConditionalEnv(base, family, pool=10, seed=3)
+    assert env.pool[0] == 0 and len(set(env.pool)) == len(env.pool) == 10
+    assert env.trained_on({}) and env.restriction(0) == family.full()
