@@ -80,7 +80,9 @@ class ConditionalEnv(Environment):
         self._feature_rows: list[list[float]] = []
         self._features: dict[str, torch.Tensor] = {}
         self.index_of({})  # 0: the unrestricted space
-        self.pool = self._draw_pool(pool, seed)
+        # Drawn on first use: building a restricted stack costs seconds, and sampling a run
+        # needs only the restriction asked for.
+        self._pool_size, self._pool_seed, self._pool = pool, seed, []
 
     # -- the restrictions -----------------------------------------------------------------
     def index_of(self, restriction: Mapping[str, object]) -> int:
@@ -114,6 +116,13 @@ class ConditionalEnv(Environment):
         """Whether ``restriction`` is in the training pool."""
         key = self.family.key(self.family.canonical(restriction))
         return self._index.get(key, -1) in self.pool
+
+    @property
+    def pool(self) -> list[int]:
+        """Indices of the training restrictions (the first is the unrestricted space)."""
+        if not self._pool:
+            self._pool.extend(self._draw_pool(self._pool_size, self._pool_seed))
+        return self._pool
 
     def _draw_pool(self, size: int, seed: int) -> list[int]:
         generator = torch.Generator().manual_seed(seed)
