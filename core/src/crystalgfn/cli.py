@@ -187,7 +187,7 @@ def _print_restriction_quality(quality: dict) -> None:
         f"log Z estimate {quality['log_z']:.3f}",
         file=sys.stderr,
     )
-    if not quality["exact_by_construction"]:
+    if not quality["conditional"]:
         print(
             "warning: this run was not trained conditioned on restrictions, so masking it "
             "samples only approximately ∝ R on the restricted space; for an exact sampler, "

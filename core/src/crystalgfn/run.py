@@ -176,7 +176,7 @@ class Samples:
 
     ``quality``: for a restricted sample, the importance-weight check of
     :mod:`crystalgfn.conditioning.quality` (``ess_fraction``, ``log_z``, ``n``) and
-    ``exact_by_construction`` (whether the run was trained conditioned on the restrictions);
+    ``conditional`` (whether the run was trained conditioned on the restrictions);
     ``None`` without restrictions."""
 
     env: Environment
@@ -216,7 +216,7 @@ def sample_model(
             )
             quality = {
                 **importance_summary(log_w),
-                "exact_by_construction": bool(getattr(model.env, "is_conditional", False)),
+                "conditional": bool(getattr(model.env, "is_conditional", False)),
             }
     columns["reward"] = log_r.exp().tolist()
     columns["log_reward"] = log_r.tolist()

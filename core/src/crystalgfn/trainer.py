@@ -21,6 +21,7 @@ import attrs
 import torch
 
 from crystalgfn.checkpoint import load_checkpoint, save_checkpoint
+from crystalgfn.conditioning.env import KEY as RESTRICTION
 from crystalgfn.devices import DEVICES, make_generator, resolve_device
 from crystalgfn.distributed import average_gradients, gather, init_world, parameters_checksum
 from crystalgfn.env import Environment
@@ -143,8 +144,8 @@ class ReplayBuffer:
             states = concat([self.states, states])
             log_rewards = torch.cat([self.log_rewards, log_rewards])
         columns = [v.reshape(v.shape[0], -1).double() for v in env.values(states).values()]
-        if "restriction" in states:  # a conditional space: one object per restriction
-            columns.append(states["restriction"][:, None].double())
+        if RESTRICTION in states:  # a conditional space: one object per restriction
+            columns.append(states[RESTRICTION][:, None].double())
         keys = torch.cat(columns, dim=1)
         _, inverse = torch.unique(keys, dim=0, return_inverse=True)
         first = torch.full((int(inverse.max()) + 1,), len(inverse), dtype=torch.long)

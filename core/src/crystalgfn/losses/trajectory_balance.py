@@ -29,8 +29,7 @@ class TrajectoryBalance(Loss):
     def __init__(self, init_log_z: float = 0.0):
         super().__init__()
         self._log_z = torch.nn.Parameter(torch.tensor(float(init_log_z)))
-
-        self.conditional = False
+        self.conditional = False  # set by check_env
 
     @property
     def log_z(self) -> torch.Tensor | None:
