@@ -5,7 +5,7 @@ import pytest
 import torch
 from crystalgfn.conditioning import ConditionalEnv, Count, Interval, RestrictionFamily, Subset
 from crystalgfn.config import conditional_env
-from crystalgfn.errors import ConfigError
+from crystalgfn.errors import ConfigError, InfeasibleError
 from crystalgfn.policy import UniformPolicy
 from crystalgfn.sampling import rollout
 from crystalgfn.states import select
@@ -127,3 +127,33 @@ def test_importance_weights_estimate_log_z_and_an_exact_sampler_has_full_ess():
     assert 0.2 < summary["ess_fraction"] < 0.9
     equal = importance_summary(torch.full((50,), 1.7, dtype=torch.float64))
     assert equal["ess_fraction"] == pytest.approx(1.0) and equal["log_z"] == pytest.approx(1.7)
+
+
+def test_log_uniform_subset_sizes_follow_their_stated_law():
+    # P(k) ∝ log((k + 1) / k) over 1..22: small chemical systems drawn as often as users ask.
+    subset = Subset(tuple(range(22)), sizes="log-uniform")
+    generator = torch.Generator().manual_seed(0)
+    sizes = torch.tensor([len(subset.draw(generator)) for _ in range(20_000)])
+    assert int(sizes.min()) >= 1 and int(sizes.max()) <= 22
+    k = torch.arange(1, 23, dtype=torch.float64)
+    expected = torch.log((k + 1) / k) / torch.log(torch.tensor(23.0, dtype=torch.float64))
+    observed = torch.bincount(sizes - 1, minlength=22).double() / sizes.numel()
+    assert torch.allclose(observed, expected, atol=0.01)
+
+
+def test_drawn_restrictions_the_environment_cannot_build_are_recorded_not_pooled(monkeypatch):
+    base = crystalgfn.make_env("composition", elements=["Li", "Fe", "O"], max_atoms_per_element=3)
+    restrict = base.restrict
+
+    def restrict_without_iron(**arguments):  # stands for "no valid object" of a real plugin
+        if "Fe" in arguments.get("elements", ()):
+            raise InfeasibleError("no iron here")
+        return restrict(**arguments)
+
+    monkeypatch.setattr(base, "restrict", restrict_without_iron)
+    family = RestrictionFamily(base.restriction_domains(), ["elements"], share=1.0)
+    env = ConditionalEnv(base, family, pool=3, seed=0)
+    pooled = [env.restriction(i)["elements"] for i in env.pool[1:]]
+    assert len(pooled) == 2 and all("Fe" not in elements for elements in pooled)
+    assert env.refused
+    assert all("Fe" in text and reason == "no iron here" for text, reason in env.refused)

@@ -27,6 +27,9 @@ import torch
 
 from crystalgfn.errors import ConfigError
 
+#: How :class:`Subset` may draw the size of a subset.
+SIZE_DRAWS = ("uniform", "log-uniform")
+
 
 def _uniform(generator: torch.Generator) -> float:
     return float(torch.rand((), generator=generator, dtype=torch.float64))
@@ -43,10 +46,15 @@ class Subset:
             of choices; default: a list, tuple or set as it is, a string split at commas.
         argument: turns the canonical tuple of choices into the value ``restrict`` takes;
             default: a list.
+        sizes: how the size of a drawn subset is chosen: ``"uniform"`` over ``min_size ..
+            len(choices)``, or ``"log-uniform"`` (P(k) ∝ log((k+1)/k)), which favours the small
+            subsets users ask for — chemical systems of 2–4 of 22 elements are 29 % of the
+            draws instead of 14 %.
     """
 
     choices: tuple = attrs.field(converter=tuple)
     min_size: int = 1
+    sizes: str = attrs.field(default="uniform", validator=attrs.validators.in_(SIZE_DRAWS))
     parse: Callable[[Any], Iterable] | None = attrs.field(default=None, eq=False)
     argument: Callable[[tuple], Any] | None = attrs.field(default=None, eq=False)
 
@@ -82,7 +90,12 @@ class Subset:
         return [1.0 if choice in chosen else 0.0 for choice in self.choices]
 
     def draw(self, generator: torch.Generator) -> tuple:
-        size = int(torch.randint(self.min_size, self.width + 1, (), generator=generator))
+        if self.sizes == "uniform":
+            size = int(torch.randint(self.min_size, self.width + 1, (), generator=generator))
+        else:
+            low, high = math.log(self.min_size), math.log(self.width + 1)
+            size = int(math.exp(low + (high - low) * _uniform(generator)))
+            size = min(max(size, self.min_size), self.width)
         picked = set(torch.randperm(self.width, generator=generator)[:size].tolist())
         return tuple(choice for i, choice in enumerate(self.choices) if i in picked)
 

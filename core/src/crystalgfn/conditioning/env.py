@@ -23,7 +23,7 @@ import torch
 
 from crystalgfn.conditioning.family import Restriction, RestrictionFamily
 from crystalgfn.env import Environment
-from crystalgfn.errors import ConfigError, InfeasibleError
+from crystalgfn.errors import ConfigError, IncompatibleEnvironmentError, InfeasibleError
 from crystalgfn.states import State, select
 
 #: The state key holding each row's restriction index.
@@ -83,6 +83,8 @@ class ConditionalEnv(Environment):
         # Drawn on first use: building a restricted stack costs seconds, and sampling a run
         # needs only the restriction asked for.
         self._pool_size, self._pool_seed, self._pool = pool, seed, []
+        #: ``(restriction, reason)`` of every drawn restriction the base could not build.
+        self.refused: list[tuple[str, str]] = []
 
     # -- the restrictions -----------------------------------------------------------------
     def index_of(self, restriction: Mapping[str, object]) -> int:
@@ -95,7 +97,7 @@ class ConditionalEnv(Environment):
         env = self.base.restrict(**arguments) if arguments else self.base
         for attribute in ("n_actions", "encoding_dim", "n_params", "n_param_outputs"):
             if getattr(env, attribute) != getattr(self.base, attribute):
-                raise ConfigError(
+                raise IncompatibleEnvironmentError(
                     f"restricting {getattr(self.base, 'spec', self.base.name)!r} to "
                     f"{self.family.describe(canonical)} changes its {attribute} "
                     f"({getattr(self.base, attribute)} -> {getattr(env, attribute)}); a "
@@ -130,10 +132,16 @@ class ConditionalEnv(Environment):
         for _ in range(50 * size):
             if len(pool) >= size:
                 break
+            drawn = self.family.draw(generator)
             try:
-                index = self.index_of(self.family.draw(generator))
-            except InfeasibleError:
-                continue  # e.g. groups that fit no composition of the drawn elements
+                index = self.index_of(drawn)
+            except IncompatibleEnvironmentError:
+                raise  # the plugin's restrict breaks the layout: no pool can help
+            except (InfeasibleError, ConfigError) as error:
+                # e.g. groups that fit no composition of the drawn elements, or a length range
+                # whose volume window the environment cannot mask exactly: not in the pool.
+                self.refused.append((self.family.describe(drawn), str(error)))
+                continue
             if index not in pool:
                 pool.append(index)
         return pool

@@ -568,12 +568,13 @@ class CompositionEnv(
         return CompositionEnv(**kwargs)
 
     def restriction_domains(self) -> dict:
-        """Conditioning on ``elements`` (a non-empty subset of the allowed ones) and on
-        ``max_atoms_per_element`` (1 up to the current limit)."""
+        """Conditioning on ``elements`` (a non-empty subset of the allowed ones; training draws
+        small chemical systems more often than large ones) and on ``max_atoms_per_element``
+        (1 up to the current limit)."""
         from crystalgfn.conditioning import Count, Subset
 
         return {
-            "elements": Subset(tuple(self.allowed_elements)),
+            "elements": Subset(tuple(self.allowed_elements), sizes="log-uniform"),
             "max_atoms_per_element": Count(1, self.count_limit),
         }
 
