@@ -93,6 +93,8 @@ def train(
     if not resume and trainer.world.is_main:  # under torchrun, rank 0 writes the run files
         created = _start_run_folder(out, Path(config_path).read_text())
     try:
+        if getattr(trainer.env, "is_conditional", False) and trainer.world.is_main:
+            _report_pool(trainer.env)
         if resume:
             trainer.resume()
         trainer.train(progress=True if progress is None else progress)
@@ -102,6 +104,20 @@ def train(
         raise
     leave_world(trainer.world)
     return checkpoint
+
+
+def _report_pool(env) -> None:
+    """One line on a conditional run's training pool (drawing it: it is needed anyway)."""
+    import sys
+
+    line = f"conditioning: {len(env.pool)} training restrictions (the unrestricted space included)"
+    if env.refused:
+        text, reason = env.refused[0]
+        line += (
+            f"; {len(env.refused)} drawn restriction(s) left out because the environment "
+            f"cannot build them, e.g. {text}: {reason}"
+        )
+    print(line, file=sys.stderr, flush=True)
 
 
 def _start_run_folder(out: Path, config_text: str) -> list[Path]:
