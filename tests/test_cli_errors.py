@@ -53,3 +53,22 @@ def test_a_negative_range_suggests_the_attached_form(tmp_path, capsys, flag):
     assert exited.value.code == 2
     error = capsys.readouterr().err
     assert f"argument {flag}: '-1:5' starts with '-'" in error and f"{flag}=-1:5" in error
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["sample", "--policy", "uniform", "-n", "3"], "cores"),  # large batches: every core
+        (["--threads", "1", "sample", "--policy", "uniform", "-n", "3"], 1),
+        (["report", "missing.csv"], 1),  # everything else: one thread unless told
+    ],
+)
+def test_threads_default_to_every_core_for_sample_only(tmp_path, monkeypatch, argv, expected):
+    import torch
+    from crystalgfn import cli
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    monkeypatch.setattr(cli, "_usable_cores", lambda: 7)
+    main([*argv, "--out", str(tmp_path / "out")])
+    assert calls == [7 if expected == "cores" else expected]

@@ -123,6 +123,42 @@ def test_inverse_cdf_draws_follow_the_policy():
     assert int(edge) in (0, 1)
 
 
+def test_inverse_cdf_draws_are_those_of_one_masked_softmax_pass(monkeypatch):
+    """``_choose`` works in row chunks and never writes -inf (the slow path of the CPU
+    kernels); its actions equal those of a single pass over the -inf-filled weights, bit for
+    bit, over several chunks, with forbidden logits far above the allowed ones (which must
+    not overflow) and allowed ones far below each other (which must not become 0 early)."""
+    from crystalgfn import sampling
+
+    monkeypatch.setattr(sampling, "_CHOOSE_CHUNK", 64)  # 4 rows of 16 columns per chunk
+    generator = torch.Generator().manual_seed(11)
+    logits = 5 * torch.randn(50, 16, generator=generator)
+    mask = torch.rand(50, 16, generator=generator) < 0.4
+    mask[:, 3] = True
+    logits[~mask] += 1e4  # forbidden: huge, so exp(logit - max) would overflow unclamped
+    logits[0, 3] = -200.0  # allowed, underflows to 0 next to a larger allowed logit
+    draws = torch.rand(50, 1, generator=generator)
+    draws[7] = 1.0 - 2**-24  # the top of the CDF
+    for dtype in (torch.float32, torch.float64):
+        for temperature, epsilon in ((1.0, 0.0), (0.5, 0.0), (1.0, 0.2)):
+            scaled = logits.to(dtype) / temperature
+            scaled = scaled.masked_fill(~mask, NEG_INF)
+            weights = (scaled - scaled.max(dim=1, keepdim=True).values).exp()
+            if epsilon:
+                allowed = mask.to(dtype)
+                weights = (1 - epsilon) * weights / weights.sum(1, keepdim=True) + (
+                    epsilon * allowed / allowed.sum(1, keepdim=True)
+                )
+            cdf = weights.cumsum(dim=1)
+            expected = torch.searchsorted(cdf, draws.to(dtype) * cdf[:, -1:], right=True)
+            expected = expected.squeeze(1).clamp(max=15)
+            stray = ~mask.gather(1, expected[:, None]).squeeze(1)
+            expected[stray] = weights[stray].argmax(dim=1)
+            chosen = sampling._choose(logits.to(dtype), mask, temperature, epsilon, draws)
+            assert torch.equal(chosen, expected), (dtype, temperature, epsilon)
+            assert bool(mask.gather(1, chosen[:, None]).all())
+
+
 def test_block_sampling_follows_the_full_mask(crystal):
     """Every sampled action is allowed by the full mask, and blocks with the uniform policy
     give the full mask's uniform log-probabilities."""

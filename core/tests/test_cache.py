@@ -89,3 +89,19 @@ def test_int_mapping_round_trip():
     mapping = {-1: 7, 3: -1, 12: 0}
     assert cache.unpack_int_mapping(cache.pack_int_mapping(mapping)) == mapping
     assert cache.unpack_int_mapping(cache.pack_int_mapping({})) == {}
+
+
+def test_an_entry_is_read_one_array_at_a_time(cache_dir):
+    """Reading one array of an entry leaves the others unread: a damaged array is noticed
+    (and the entry rebuilt) only when it is asked for."""
+    build, calls = counting_builder(1)
+    cache.cached_arrays("t", (1,), build)
+    [entry] = (cache_dir / "t").glob("*.npz")
+    np.savez(entry, table=np.array([object()], dtype=object), flag=np.array(True))
+    stored = cache.cached_arrays("t", (1,), build)
+    assert sorted(stored) == ["flag", "table"] and len(stored) == 2
+    assert bool(stored["flag"]) and len(calls) == 1  # the damaged table was not read
+    assert stored["table"].shape == (2, 3) and len(calls) == 2  # now it is, and rebuilt
+    assert cache.cached_arrays("t", (1,), build)["table"].dtype == np.int64 and len(calls) == 2
+    with pytest.raises(KeyError):
+        stored["missing"]

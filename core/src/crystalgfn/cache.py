@@ -84,29 +84,70 @@ def cache_key(namespace: str, key: object, code: Iterable[ModuleType] = ()) -> s
     return digest.hexdigest()[:32]
 
 
+#: What reading a damaged or foreign entry may raise; the entry is then rebuilt.
+_READ_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError)
+
+
 def cached_arrays(
     namespace: str,
     key: object,
     build: Callable[[], Mapping[str, np.ndarray]],
     code: Iterable[ModuleType] = (),
-) -> dict[str, np.ndarray]:
+) -> Mapping[str, np.ndarray]:
     """``build()``'s arrays, from the disk cache when an entry for ``key`` exists.
 
     ``build`` must return a mapping of names to numpy arrays (object arrays are refused) and
-    depend on nothing but ``key`` and the modules in ``code``.
+    depend on nothing but ``key`` and the modules in ``code``. An entry read from disk is read
+    one array at a time, on first access, so that a caller that needs one small array of an
+    entry (say a summary beside a 100 MB table) does not pay for decompressing the rest.
     """
     folder = cache_dir()
     path = None if folder is None else folder / namespace / f"{cache_key(namespace, key, code)}.npz"
+
+    def rebuild() -> dict[str, np.ndarray]:
+        arrays = {name: np.asarray(value) for name, value in build().items()}
+        if path is not None:
+            _store(path, arrays)
+        return arrays
+
     if path is not None and path.is_file():
         try:
             with np.load(path, allow_pickle=False) as stored:
-                return {name: stored[name] for name in stored.files}
-        except (OSError, ValueError, zipfile.BadZipFile, EOFError):
+                names = tuple(stored.files)
+            return _StoredArrays(path, names, rebuild)
+        except _READ_ERRORS:
             pass  # damaged or from an incompatible writer: rebuilt and replaced below
-    arrays = {name: np.asarray(value) for name, value in build().items()}
-    if path is not None:
-        _store(path, arrays)
-    return arrays
+    return rebuild()
+
+
+class _StoredArrays(Mapping):
+    """The arrays of one cache entry, each read from its ``.npz`` file on first access.
+
+    An array that cannot be read (a damaged member, an object array, which would need
+    pickle) makes the whole entry be rebuilt with ``rebuild`` and replaced on disk."""
+
+    def __init__(self, path: Path, names: tuple[str, ...], rebuild) -> None:
+        self._path = path
+        self._names = names
+        self._rebuild = rebuild
+        self._loaded: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._loaded:
+            if name not in self._names:
+                raise KeyError(name)
+            try:
+                with np.load(self._path, allow_pickle=False) as stored:
+                    self._loaded[name] = stored[name]
+            except _READ_ERRORS:
+                self._loaded = self._rebuild()
+        return self._loaded[name]
+
+    def __iter__(self):
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 def _store(path: Path, arrays: Mapping[str, np.ndarray]) -> None:

@@ -338,6 +338,13 @@ def cmd_active_learn(args: argparse.Namespace) -> int:
     return 0
 
 
+def _usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crystalgfn",
@@ -345,9 +352,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"crystalgfn {__version__}")
     parser.add_argument(
-        "--threads", type=int, default=1,
-        help="CPU threads of torch (default 1: fastest for GFlowNet steps; training uses the "
-        "run config's 'threads')",
+        "--threads", type=int, default=None,
+        help="CPU threads of torch (default 1, fastest for the small batches of GFlowNet "
+        "steps; 'sample' defaults to one per core, for its batches of thousands of crystals; "
+        "training uses the run config's 'threads')",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     plugins = commands.add_parser("plugins", help="list installed plugins and what they provide")
@@ -394,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     add_restriction_arguments(sample)
-    sample.set_defaults(handler=cmd_sample)
+    # One batch of up to 10,000 crystals per step: large enough for every core to help.
+    sample.set_defaults(handler=cmd_sample, default_threads=_usable_cores())
 
     report = commands.add_parser("report", help="metrics, top-k tables and plots of a samples CSV")
     report.add_argument("samples", help="samples CSV (as written by 'crystalgfn sample')")
@@ -548,12 +557,12 @@ def _main(argv: list[str]) -> int:
         parser.print_help()
         sys.stdout.flush()
         return 0
-    if args.threads < 1:
+    if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
     if getattr(args, "uses_torch", True):
         import torch
 
-        torch.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads or getattr(args, "default_threads", 1))
     try:
         with _plain_warnings():
             status = args.handler(args)

@@ -59,8 +59,14 @@ def masked_log_softmax(
     return torch.log_softmax(scaled.masked_fill(~mask, NEG_INF), dim=1)
 
 
+#: Elements of one chunk of :func:`_choose` (4 MiB of float32): its temporaries stay in the
+#: CPU cache and are reused, where a full ``(10000, 1868)`` temporary costs a fresh 75 MB
+#: allocation (and its page faults) per operation.
+_CHOOSE_CHUNK = 1 << 20
+
+
 def _choose(
-    logits: torch.Tensor,
+    logits: torch.Tensor | None,
     mask: torch.Tensor,
     temperature: float,
     epsilon: float,
@@ -72,29 +78,67 @@ def _choose(
     over them. ``draws`` ``(B, 1)`` are uniform random numbers in [0, 1).
 
     The CDF is built from unnormalised weights ``exp(logit - max)`` and the draw is scaled by
-    their total, which skips the log-softmax: sampling needs no normalised log-probabilities."""
+    their total, which skips the log-softmax: sampling needs no normalised log-probabilities.
+    Rows are handled in chunks of about ``_CHOOSE_CHUNK`` elements, in place in one buffer;
+    each row's arithmetic is the same whatever the chunking."""
+    n_rows, width = mask.shape
+    dtype = draws.dtype if logits is None else logits.dtype
+    actions = torch.empty(n_rows, dtype=torch.long, device=mask.device)
+    rows_per_chunk = max(1, _CHOOSE_CHUNK // max(width, 1))
+    buffer = torch.empty(min(rows_per_chunk, n_rows), width, dtype=dtype, device=mask.device)
+    for start in range(0, n_rows, rows_per_chunk):
+        stop = min(start + rows_per_chunk, n_rows)
+        chunk_mask = mask[start:stop]
+        cdf = buffer[: stop - start]
+        _weights_into(cdf, None if logits is None else logits[start:stop], chunk_mask,
+                      temperature, epsilon)
+        cdf.cumsum_(dim=1)
+        u = draws[start:stop].to(dtype) * cdf[:, -1:]
+        # The first column whose CDF exceeds u: its weight is positive, so it is allowed...
+        chosen = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=width - 1)
+        # ...unless rounding made u reach the total; then take the row's most probable action.
+        bad = ~chunk_mask.gather(1, chosen[:, None]).squeeze(1)
+        if bool(bad.any()):
+            rows = bad.nonzero().squeeze(1)
+            weights = cdf.new_empty(rows.numel(), width)
+            _weights_into(weights, None if logits is None else logits[start:stop][rows],
+                          chunk_mask[rows], temperature, epsilon)
+            chosen[rows] = weights.argmax(dim=1)
+        actions[start:stop] = chosen
+    return actions
+
+
+def _weights_into(
+    out: torch.Tensor,
+    logits: torch.Tensor | None,
+    mask: torch.Tensor,
+    temperature: float,
+    epsilon: float,
+) -> None:
+    """Writes the unnormalised sampling weights of :func:`_choose` into ``out`` (same shape
+    as ``mask``): ``exp(logit / temperature - max)`` on allowed actions (1 on each when
+    ``logits`` is ``None``), exactly 0 on forbidden ones, mixed with the uniform policy when
+    ``epsilon > 0``."""
     if logits is None:  # a uniform policy: equal weights on the allowed actions
-        weights = mask.to(torch.get_default_dtype())
+        out.copy_(mask)
     else:
         scaled = logits.detach()
         if temperature != 1.0:
             scaled = scaled / temperature
-        scaled = scaled.masked_fill(~mask, NEG_INF)
-        weights = (scaled - scaled.max(dim=1, keepdim=True).values).exp_()  # forbidden: exactly 0
+        # The largest allowed logit, read with forbidden ones pushed to the bottom of the
+        # range: filling them with -inf, and exp(-inf), take the slow paths of the CPU
+        # kernels (several times the cost of the whole chain below).
+        torch.add(scaled, ~mask, alpha=-torch.finfo(out.dtype).max, out=out)
+        largest = out.amax(dim=1, keepdim=True)
+        # Allowed: exp(logit - max), as with a -inf fill; forbidden: clamped below 0 so that
+        # exp stays finite, then exactly 0.
+        torch.sub(scaled, largest, out=out).clamp_(max=0).exp_().mul_(mask)
     if epsilon > 0:
-        allowed = mask.to(weights.dtype)
-        weights = (1 - epsilon) * weights / weights.sum(dim=1, keepdim=True) + (
+        allowed = mask.to(out.dtype)
+        mixed = (1 - epsilon) * out / out.sum(dim=1, keepdim=True) + (
             epsilon * allowed / allowed.sum(dim=1, keepdim=True)
         )
-    cdf = weights.cumsum(dim=1)
-    u = draws.to(cdf.dtype) * cdf[:, -1:]
-    # The first column whose CDF exceeds u: its weight is positive, so it is allowed...
-    actions = torch.searchsorted(cdf, u, right=True).squeeze(1).clamp_(max=weights.shape[1] - 1)
-    # ...unless rounding made u reach the total; then take the row's most probable action.
-    bad = ~mask.gather(1, actions[:, None]).squeeze(1)
-    if bool(bad.any()):
-        actions[bad] = weights[bad].argmax(dim=1)
-    return actions
+        out.copy_(mixed)
 
 
 def _mask_blocks(env: Environment, state: State, forward: bool = True):

@@ -56,6 +56,30 @@ def cached_tables(
 ) -> Tables:
     """:func:`~crystalgfn_composition.feasibility.build_tables`, cached on disk (with
     ``weights``: the float64 (max, +) tables, mostly ``-inf``, which compress well)."""
+    arrays = _table_arrays(chem, automaton, max_count, max_elements, weights)
+    return Tables(
+        charged=torch.from_numpy(arrays["charged"]),
+        neutral=torch.from_numpy(arrays["neutral"]),
+        source=torch.from_numpy(arrays["source"]),
+        max_charge=int(arrays["max_charge"]),
+    )
+
+
+def cached_source(
+    chem: Chemistry,
+    automaton: CountAutomaton,
+    max_count: int,
+    max_elements: int,
+    weights: np.ndarray | None = None,
+) -> torch.Tensor:
+    """The ``source`` of :func:`cached_tables` alone. From a warm cache it reads that one
+    array: the (max, +) tables beside it are about 120 MB each for the default space, and
+    deciding whether a volume bound binds needs only their values at the source."""
+    arrays = _table_arrays(chem, automaton, max_count, max_elements, weights)
+    return torch.from_numpy(arrays["source"])
+
+
+def _table_arrays(chem, automaton, max_count, max_elements, weights) -> Mapping[str, np.ndarray]:
     weights = None if weights is None else np.asarray(weights, dtype=np.float64)
 
     def build() -> dict[str, np.ndarray]:
@@ -80,10 +104,4 @@ def cached_tables(
     )
     if weights is not None:  # the boolean tables' key stays as it was
         key = (*key, weights)
-    arrays = cached_arrays("composition-tables", key, build, _CODE)
-    return Tables(
-        charged=torch.from_numpy(arrays["charged"]),
-        neutral=torch.from_numpy(arrays["neutral"]),
-        source=torch.from_numpy(arrays["source"]),
-        max_charge=int(arrays["max_charge"]),
-    )
+    return cached_arrays("composition-tables", key, build, _CODE)

@@ -49,7 +49,7 @@ from crystalgfn.states import State
 
 from crystalgfn_composition import chemistry
 from crystalgfn_composition.automaton import enumerate_multisets
-from crystalgfn_composition.cached import cached_automaton, cached_tables
+from crystalgfn_composition.cached import cached_automaton, cached_source, cached_tables
 from crystalgfn_composition.data_import import CompositionImport
 from crystalgfn_composition.feasibility import (
     START,
@@ -469,12 +469,12 @@ class CompositionEnv(
             return
         volumes = self._position_volumes()
         args = (self.chem, self.automaton, self.max_count, self.max_elements)
-        largest = cached_tables(*args, volumes)
-        smallest = cached_tables(*args, -volumes)  # minus the smallest volume
         # The range of the environment's own language (the default start state), which the
-        # labelled languages leave unchanged: binding is decided on it.
+        # labelled languages leave unchanged: binding is decided on it. Only the binding
+        # side's full tables are loaded, below.
         start = self.default_start
-        v_min, v_max = float(-smallest.source[start]), float(largest.source[start])
+        v_min = float(-cached_source(*args, -volumes)[start])  # minus the smallest volume
+        v_max = float(cached_source(*args, volumes)[start])
         self._volume_range = (v_min, v_max)
         low, high = self.volume_bounds
         # A bound binds when some valid composition may lie outside it (at the look-ahead
@@ -493,13 +493,13 @@ class CompositionEnv(
             )
         if low_binds:
             self._volume_check = _VolumeCheck(
-                direction=1, weights=volumes, tables=largest,
+                direction=1, weights=volumes, tables=cached_tables(*args, volumes),
                 lookahead=_loosened(low, -1, _LOOKAHEAD_TOLERANCE),
                 accept=_loosened(low, -1, VOLUME_TOLERANCE),
             )
         elif high_binds:
             self._volume_check = _VolumeCheck(
-                direction=-1, weights=-volumes, tables=smallest,
+                direction=-1, weights=-volumes, tables=cached_tables(*args, -volumes),
                 lookahead=-_loosened(high, 1, _LOOKAHEAD_TOLERANCE),
                 accept=-_loosened(high, 1, VOLUME_TOLERANCE),
             )

@@ -264,8 +264,15 @@ class CompositionMasks:
         rule &= reachable[:, kc]
         q_index = (charge + self.tables.max_charge)[:, None, None] + p["shift"][None]  # (U, Lc, M)
         in_range = (q_index >= 0) & (q_index < width)
-        flat = (p["base"][None] + q_index.clamp(0, width - 1)) * n_states_plus + next_g[:, None, :]
-        charged_ok = t["charged"][flat] & in_range & rule[:, :, None]
+        # flat = (base + clamp(q)) * (G + 1) + next_g, in place: these (U, Lc, M) int64
+        # temporaries are the largest arrays of a sampling step.
+        flat = (
+            q_index.clamp_(0, width - 1)
+            .add_(p["base"][None])
+            .mul_(n_states_plus)
+            .add_(next_g[:, None, :])
+        )
+        charged_ok = torch.take(t["charged"], flat) & in_range & rule[:, :, None]
         out[:, p["columns"]] = charged_ok.reshape(u, -1)
 
         # Neutral slot (U, Ln, M).
