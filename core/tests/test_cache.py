@@ -91,9 +91,10 @@ def test_int_mapping_round_trip():
     assert cache.unpack_int_mapping(cache.pack_int_mapping({})) == {}
 
 
-def test_an_entry_is_read_one_array_at_a_time(cache_dir):
-    """Reading one array of an entry leaves the others unread: a damaged array is noticed
-    (and the entry rebuilt) only when it is asked for."""
+def test_an_entry_is_read_one_array_at_a_time(cache_dir, monkeypatch):
+    """Reading one array of an entry leaves the (large) others unread: a damaged array is
+    noticed (and the entry rebuilt) only when it is asked for."""
+    monkeypatch.setattr(cache, "_EAGER_BYTES", 4)  # "large": the 48-byte table, not the flag
     build, calls = counting_builder(1)
     cache.cached_arrays("t", (1,), build)
     [entry] = (cache_dir / "t").glob("*.npz")

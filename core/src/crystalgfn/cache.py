@@ -86,6 +86,10 @@ def cache_key(namespace: str, key: object, code: Iterable[ModuleType] = ()) -> s
 
 #: What reading a damaged or foreign entry may raise; the entry is then rebuilt.
 _READ_ERRORS = (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError)
+#: Arrays up to this size (uncompressed bytes) are read when the entry is opened; larger ones
+#: on first access. Opening an ``.npz`` costs about 50 µs, which adds up over the thousands of
+#: small entries a conditional run's restricted environments read.
+_EAGER_BYTES = 1 << 20
 
 
 def cached_arrays(
@@ -97,9 +101,10 @@ def cached_arrays(
     """``build()``'s arrays, from the disk cache when an entry for ``key`` exists.
 
     ``build`` must return a mapping of names to numpy arrays (object arrays are refused) and
-    depend on nothing but ``key`` and the modules in ``code``. An entry read from disk is read
-    one array at a time, on first access, so that a caller that needs one small array of an
-    entry (say a summary beside a 100 MB table) does not pay for decompressing the rest.
+    depend on nothing but ``key`` and the modules in ``code``. From an entry on disk, arrays
+    over ``_EAGER_BYTES`` are read on first access, so that a caller that needs one small
+    array of an entry (say a summary beside a 100 MB table) does not pay for decompressing
+    the rest.
     """
     folder = cache_dir()
     path = None if folder is None else folder / namespace / f"{cache_key(namespace, key, code)}.npz"
@@ -114,23 +119,31 @@ def cached_arrays(
         try:
             with np.load(path, allow_pickle=False) as stored:
                 names = tuple(stored.files)
-            return _StoredArrays(path, names, rebuild)
+                small = {
+                    name: stored[name]
+                    for name in names
+                    if stored.zip.getinfo(f"{name}.npy").file_size <= _EAGER_BYTES
+                }
+            return _StoredArrays(path, names, rebuild, small)
         except _READ_ERRORS:
             pass  # damaged or from an incompatible writer: rebuilt and replaced below
     return rebuild()
 
 
 class _StoredArrays(Mapping):
-    """The arrays of one cache entry, each read from its ``.npz`` file on first access.
+    """The arrays of one cache entry: ``loaded`` ones, and the others read from its ``.npz``
+    file on first access.
 
     An array that cannot be read (a damaged member, an object array, which would need
     pickle) makes the whole entry be rebuilt with ``rebuild`` and replaced on disk."""
 
-    def __init__(self, path: Path, names: tuple[str, ...], rebuild) -> None:
+    def __init__(
+        self, path: Path, names: tuple[str, ...], rebuild, loaded: dict[str, np.ndarray]
+    ) -> None:
         self._path = path
         self._names = names
         self._rebuild = rebuild
-        self._loaded: dict[str, np.ndarray] = {}
+        self._loaded = loaded
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._loaded:
