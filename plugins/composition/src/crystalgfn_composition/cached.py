@@ -56,7 +56,11 @@ def cached_tables(
 ) -> Tables:
     """:func:`~crystalgfn_composition.feasibility.build_tables`, cached on disk (with
     ``weights``: the float64 (max, +) tables, mostly ``-inf``, which compress well)."""
-    arrays = _table_arrays(chem, automaton, max_count, max_elements, weights)
+    return as_tables(cached_table_arrays(chem, automaton, max_count, max_elements, weights))
+
+
+def as_tables(arrays: Mapping[str, np.ndarray]) -> Tables:
+    """The :class:`Tables` of :func:`cached_table_arrays`' arrays."""
     return Tables(
         charged=torch.from_numpy(arrays["charged"]),
         neutral=torch.from_numpy(arrays["neutral"]),
@@ -65,21 +69,17 @@ def cached_tables(
     )
 
 
-def cached_source(
+def cached_table_arrays(
     chem: Chemistry,
     automaton: CountAutomaton,
     max_count: int,
     max_elements: int,
     weights: np.ndarray | None = None,
-) -> torch.Tensor:
-    """The ``source`` of :func:`cached_tables` alone. From a warm cache it reads that one
-    array: the (max, +) tables beside it are about 120 MB each for the default space, and
-    deciding whether a volume bound binds needs only their values at the source."""
-    arrays = _table_arrays(chem, automaton, max_count, max_elements, weights)
-    return torch.from_numpy(arrays["source"])
-
-
-def _table_arrays(chem, automaton, max_count, max_elements, weights) -> Mapping[str, np.ndarray]:
+) -> Mapping[str, np.ndarray]:
+    """The arrays of :func:`cached_tables` (``charged``, ``neutral``, ``source``,
+    ``max_charge``). From a warm cache the large ones are read on first access: the (max, +)
+    tables are about 120 MB each for the default space, while deciding whether a volume bound
+    binds needs only ``source``."""
     weights = None if weights is None else np.asarray(weights, dtype=np.float64)
 
     def build() -> dict[str, np.ndarray]:

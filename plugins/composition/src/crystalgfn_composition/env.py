@@ -49,7 +49,12 @@ from crystalgfn.states import State
 
 from crystalgfn_composition import chemistry
 from crystalgfn_composition.automaton import enumerate_multisets
-from crystalgfn_composition.cached import cached_automaton, cached_source, cached_tables
+from crystalgfn_composition.cached import (
+    as_tables,
+    cached_automaton,
+    cached_table_arrays,
+    cached_tables,
+)
 from crystalgfn_composition.data_import import CompositionImport
 from crystalgfn_composition.feasibility import (
     START,
@@ -469,12 +474,13 @@ class CompositionEnv(
             return
         volumes = self._position_volumes()
         args = (self.chem, self.automaton, self.max_count, self.max_elements)
+        # Read lazily: only the binding side's tables are loaded, below.
+        largest = cached_table_arrays(*args, volumes)
+        smallest = cached_table_arrays(*args, -volumes)  # minus the smallest volume
         # The range of the environment's own language (the default start state), which the
-        # labelled languages leave unchanged: binding is decided on it. Only the binding
-        # side's full tables are loaded, below.
+        # labelled languages leave unchanged: binding is decided on it.
         start = self.default_start
-        v_min = float(-cached_source(*args, -volumes)[start])  # minus the smallest volume
-        v_max = float(cached_source(*args, volumes)[start])
+        v_min, v_max = float(-smallest["source"][start]), float(largest["source"][start])
         self._volume_range = (v_min, v_max)
         low, high = self.volume_bounds
         # A bound binds when some valid composition may lie outside it (at the look-ahead
@@ -493,13 +499,13 @@ class CompositionEnv(
             )
         if low_binds:
             self._volume_check = _VolumeCheck(
-                direction=1, weights=volumes, tables=cached_tables(*args, volumes),
+                direction=1, weights=volumes, tables=as_tables(largest),
                 lookahead=_loosened(low, -1, _LOOKAHEAD_TOLERANCE),
                 accept=_loosened(low, -1, VOLUME_TOLERANCE),
             )
         elif high_binds:
             self._volume_check = _VolumeCheck(
-                direction=-1, weights=-volumes, tables=cached_tables(*args, -volumes),
+                direction=-1, weights=-volumes, tables=as_tables(smallest),
                 lookahead=-_loosened(high, 1, _LOOKAHEAD_TOLERANCE),
                 accept=-_loosened(high, 1, VOLUME_TOLERANCE),
             )
