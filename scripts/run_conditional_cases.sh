@@ -6,6 +6,10 @@
 # docs/results/conditional_cases.json (scripts/conditional_cases.py).
 #
 # Usage: [N=2000] bash scripts/run_conditional_cases.sh     (about 40 min on one core)
+#        STEPS=6000 POOL=128 PER_BATCH=8 bash scripts/run_conditional_cases.sh
+#   (the longer run of docs/training.md: the conditional config's steps, pool and per_batch
+#   overridden; its runs and JSON are named after them: conditional-6000x128x8, and
+#   docs/results/conditional_cases-6000x128x8.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -24,7 +28,18 @@ train() {  # train CONFIG RUN: trains unless RUN already holds a finished run
   fi
 }
 
-train configs/conditional.toml "$out/conditional"
+conditional=conditional
+config=configs/conditional.toml
+result=docs/results/conditional_cases.json
+if [ -n "${STEPS:-}${POOL:-}${PER_BATCH:-}" ]; then
+  tag="${STEPS:-2000}x${POOL:-48}x${PER_BATCH:-4}"
+  conditional="conditional-$tag"
+  config="$out/$conditional.toml"
+  result="docs/results/conditional_cases-$tag.json"
+  sed -e "s/^steps = 2000$/steps = ${STEPS:-2000}/" -e "s/^pool = 48$/pool = ${POOL:-48}/" \
+      -e "s/^per_batch = 4$/per_batch = ${PER_BATCH:-4}/" configs/conditional.toml > "$config"
+fi
+train "$config" "$out/$conditional"
 flags=()
 for name in A B C D; do
   config="configs/${cases[$name]}.toml"
@@ -35,5 +50,5 @@ for name in A B C D; do
   train "$out/$name-seed1.toml" "$out/$name-seed1"
   flags+=(--case "$name=$out/$name" --replicate "$name=$out/$name-seed1")
 done
-.venv/bin/python scripts/conditional_cases.py --conditional "$out/conditional" "${flags[@]}" \
-  -n "$n" --out docs/results/conditional_cases.json
+.venv/bin/python scripts/conditional_cases.py --conditional "$out/$conditional" "${flags[@]}" \
+  -n "$n" --out "$result"
