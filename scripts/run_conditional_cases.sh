@@ -32,12 +32,24 @@ conditional=conditional
 config=configs/conditional.toml
 result=docs/results/conditional_cases.json
 if [ -n "${STEPS:-}${POOL:-}${PER_BATCH:-}" ]; then
-  tag="${STEPS:-2000}x${POOL:-48}x${PER_BATCH:-4}"
+  # The shipped config's values, read from it, stand for the overrides left unset.
+  shipped() { sed -n "s/^$1 = \([0-9]*\)$/\1/p" "$config"; }
+  steps="${STEPS:-$(shipped steps)}" pool="${POOL:-$(shipped pool)}"
+  per_batch="${PER_BATCH:-$(shipped per_batch)}"
+  for pair in "STEPS=$steps" "POOL=$pool" "PER_BATCH=$per_batch"; do
+    case "${pair#*=}" in
+      ''|0|*[!0-9]*) echo "$pair: expected a positive integer" >&2; exit 2 ;;
+    esac
+  done
+  tag="${steps}x${pool}x${per_batch}"
   conditional="conditional-$tag"
-  config="$out/$conditional.toml"
   result="docs/results/conditional_cases-$tag.json"
-  sed -e "s/^steps = 2000$/steps = ${STEPS:-2000}/" -e "s/^pool = 48$/pool = ${POOL:-48}/" \
-      -e "s/^per_batch = 4$/per_batch = ${PER_BATCH:-4}/" configs/conditional.toml > "$config"
+  sed -e "s/^steps = [0-9]*$/steps = $steps/" -e "s/^pool = [0-9]*$/pool = $pool/" \
+      -e "s/^per_batch = [0-9]*$/per_batch = $per_batch/" "$config" > "$out/$conditional.toml"
+  config="$out/$conditional.toml"
+  for line in "steps = $steps" "pool = $pool" "per_batch = $per_batch"; do
+    grep -qx "$line" "$config" || { echo "could not set '$line' in configs/conditional.toml" >&2; exit 1; }
+  done
 fi
 train "$config" "$out/$conditional"
 flags=()
