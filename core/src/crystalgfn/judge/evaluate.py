@@ -228,10 +228,24 @@ def _start_worker(judge: Judge) -> None:
     import torch
 
     torch.set_num_threads(1)  # one core per worker: processes, not threads, share the machine
+    _one_blas_thread()
     # Ctrl-C reaches every process of the terminal: a worker leaves at once and quietly (its
     # row is judged again on resume); the parent reports the interruption
     signal.signal(signal.SIGINT, lambda signum, frame: os._exit(1))
     _WORKER_JUDGE = judge
+
+
+def _one_blas_thread():
+    """Limit numpy's and scipy's BLAS to one thread (for the process, or as a context).
+
+    A relaxation calls BLAS on 3 × 3 matrices dozens of times per step (the cell filter's
+    matrix logarithm and exponential); with a BLAS thread per core, every call wakes threads
+    that compete with the other workers, which made a CHGNet step about 1.9× slower on the
+    2-core development machine (docs/evaluation.md, "Cost").
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _judge_in_worker(item: Item) -> Outcome:
@@ -241,8 +255,9 @@ def _judge_in_worker(item: Item) -> Outcome:
 def _run(judge: Judge, items: list[Item], jobs: int):
     """Outcomes of ``items`` in the order they finish."""
     if jobs == 1 or len(items) == 1:
-        for item in items:
-            yield judge(item)
+        with _one_blas_thread():
+            for item in items:
+                yield judge(item)
         return
     # fork: the workers inherit the loaded potential, hulls and known crystals
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
