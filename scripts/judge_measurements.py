@@ -16,6 +16,13 @@ Run::
 
     .venv/bin/python scripts/judge_measurements.py --run RUN_DIR --uniform UNIFORM.csv \
         [--n 50] [--n-real 300] [--n-placements 20] [--jobs 2] [--only real,samples,...]
+
+or collect evaluations that were run already (e.g. by ``scripts/judge_main_job.sh``, whose
+folders are ``RUN/judge/{samples,uniform,validation}``), copying their ``evaluation.csv`` and
+``summary.json`` next to the table::
+
+    .venv/bin/python scripts/judge_measurements.py --collect RUN/judge \
+        --out docs/results/judge_main300
 """
 
 from __future__ import annotations
@@ -129,6 +136,62 @@ def table(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def collect(work: Path, out: Path) -> None:
+    """Summaries, rows and the table of the finished evaluations ``work/<set>``."""
+    results = {}
+    for label in ("samples", "uniform", "validation", "real"):
+        folder = work / label
+        if not (folder / "summary.json").exists():
+            continue
+        results[label] = json.loads((folder / "summary.json").read_text())
+        (out / label).mkdir(parents=True, exist_ok=True)
+        for name in ("summary.json", "evaluation.csv", "settings.json"):
+            (out / label / name).write_bytes((folder / name).read_bytes())
+    if not results:
+        raise SystemExit(f"no finished evaluation (summary.json) under {work}")
+    (out / "table.md").write_text(table(results) + "\n" + scale_table(out, list(results)))
+    print((out / "table.md").read_text())
+
+
+def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a rate ``successes / n``."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def scale_table(out: Path, labels: list[str]) -> str:
+    """What a few hundred rows add: intervals on the stable share, and the input-vs-judge
+    error on converged relaxations only (an unconverged one is scored where it stopped)."""
+    lines = ["| | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
+    cells = {"stable": [], "converged": [], "mae_converged": [], "judge_converged": []}
+    for label in labels:
+        with (out / label / "evaluation.csv").open() as stream:
+            rows = list(csv.DictReader(stream))
+        stable = sum(row["stable"] == "1" for row in rows)
+        low, high = wilson(stable, len(rows))
+        cells["stable"].append(f"{stable} of {len(rows)} ({100 * low:.1f}–{100 * high:.1f} %)")
+        done = [row for row in rows if row["converged"] == "1" and row["formation_energy_per_atom"]]
+        cells["converged"].append(str(len(done)))
+        pairs = [(float(row["formation_energy_per_atom"]), float(row["proxy_formation_energy"]))
+                 for row in done if row["proxy_formation_energy"]]
+        cells["mae_converged"].append(
+            f"{statistics.fmean(abs(a - b) for a, b in pairs):.3f}" if pairs else "—")
+        cells["judge_converged"].append(
+            f"{statistics.median(float(r['formation_energy_per_atom']) for r in done):.3f}"
+            if done else "—")
+    names = {"stable": "stable, E_hull ≤ 0.1 (95 % Wilson interval)",
+             "converged": "converged and scored",
+             "mae_converged": "input vs judge MAE, converged only",
+             "judge_converged": "judge E_f median, converged only"}
+    for key, name in names.items():
+        lines.append(f"| {name} | " + " | ".join(cells[key]) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="trained run whose samples.csv is judged")
@@ -140,7 +203,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--work", default=None, help="folder of the evaluations (kept)")
     parser.add_argument("--only", default="real,samples,uniform,validation,placements")
+    parser.add_argument("--collect", help="folder of finished evaluations to collect")
+    parser.add_argument("--out", default=str(OUT), help="where the table and files go")
     args = parser.parse_args()
+    if args.collect:
+        collect(Path(args.collect), Path(args.out))
+        return
     work = Path(args.work or tempfile.mkdtemp(prefix="judge_"))
     OUT.mkdir(parents=True, exist_ok=True)
     results_path = OUT / "measurements.json"

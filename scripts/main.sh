@@ -5,19 +5,20 @@
 # them with an independent oracle (CHGNet relaxations, energy above CHGNet's own hull) next to
 # as many uniform-policy samples, and write the report.
 #
-# The judging is a quick look sized to keep the whole job within 15 minutes on 2 cores:
-# JUDGE_N (default 4) crystals of each set, relaxations capped at 100 FIRE steps and 60 s each
-# (the full protocol, 300 steps, costs about 2 min of one core per sampled crystal:
-# docs/evaluation.md), on JUDGE_JOBS processes (default 2). JUDGE_VALIDATION=1 also judges
-# as many validation crystals rebuilt the same way (about 2 more minutes).
+# The judging uses evaluate's full protocol (at most 300 FIRE steps, fmax 0.1 eV/Å) with each
+# relaxation capped at 60 s, on JUDGE_N (default 8) crystals of each set and JUDGE_JOBS
+# processes (default 2): about 20 s of one core per sampled crystal (docs/evaluation.md,
+# "Cost"), so about 2 minutes in all. JUDGE_VALIDATION=1 also judges as many validation
+# crystals rebuilt the same way (about 1 more minute). scripts/judge_main_job.sh judges a run
+# at scale (300 of each: about an hour on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-JUDGE_N="${JUDGE_N:-4}"
+JUDGE_N="${JUDGE_N:-8}"
 JUDGE_VALIDATION="${JUDGE_VALIDATION:-0}"
 JUDGE_JOBS="${JUDGE_JOBS:-2}"
-judge=(--n "$JUDGE_N" --jobs "$JUDGE_JOBS" --steps 100 --max-seconds 60)
+judge=(--n "$JUDGE_N" --jobs "$JUDGE_JOBS" --steps 300 --max-seconds 60)
 ELEMENTS="H,Li,B,C,N,O,F,Na,Mg,Al,Si,P,S,Cl,K,V,Mn,Fe,Co,Ni,Cu,Se"  # the config's 22
 run="runs/formation_energy-$(date +%Y%m%d-%H%M%S)"
 cli=.venv/bin/crystalgfn

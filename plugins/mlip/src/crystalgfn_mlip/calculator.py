@@ -12,9 +12,11 @@ Cartesian positions ``x = f L``. With ``G_f = ∂E/∂f`` and ``G_L = ∂E/∂L`
 * stress ``σ = Lᵀ G_L / V`` (eV/Å³), the derivative with respect to a homogeneous strain
   ``L → L (I + ε)`` at fixed fractional coordinates — the strain chgnet's model uses.
 
-These are the same quantities chgnet computes, so a relaxation takes the same path
-(``tests`` check forces and stress against ``CHGNetCalculator`` on real crystals); on one
-CPU core a step costs about 40 % less (docs/evaluation.md, "Cost").
+These are the quantities chgnet computes, equal to float32 rounding (the tests compare forces
+and stress with ``CHGNetCalculator``'s on distorted crystals). A converged relaxation ends
+where chgnet's calculator ends it; one stopped far from a minimum may have taken a slightly
+different path. On one CPU core a FIRE step of a main-job sample costs about a third less
+(126 → 82 ms; ``bench/judge_cost.json``, docs/evaluation.md, "Cost").
 """
 
 from __future__ import annotations

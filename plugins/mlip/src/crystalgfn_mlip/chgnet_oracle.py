@@ -72,13 +72,18 @@ class ChgnetOracle(Oracle):
         energies, forces and stresses from one backward pass instead of two.
         """
         if self._calculator is None:
+            import contextlib
+            import io
+
             from crystalgfn_mlip.calculator import OneBackwardChgnetCalculator
 
+            with contextlib.redirect_stdout(io.StringIO()):  # chgnet prints its size
+                model = load_model(self.device)
             # on_isolated_atoms: an atom with no neighbour within CHGNet's 6 Å cutoff (a
             # gas-like cell) gets its isolated-atom energy, which puts such a crystal far
             # above the hull; chgnet would otherwise print a line at every step
             self._calculator = OneBackwardChgnetCalculator(
-                load_model(self.device), device=self.device, on_isolated_atoms="ignore")
+                model, device=self.device, on_isolated_atoms="ignore")
         return self._calculator
 
     def relax(self, structure) -> Relaxation:
