@@ -8,8 +8,8 @@
 # The judging uses evaluate's full protocol (at most 300 FIRE steps, fmax 0.1 eV/Å) with each
 # relaxation capped at 60 s, on JUDGE_N (default 8) crystals of each set and JUDGE_JOBS
 # processes (default 2): about 20 s of one core per sampled crystal (docs/evaluation.md,
-# "Cost"), so about 2 minutes in all. JUDGE_VALIDATION=1 also judges as many validation
-# crystals rebuilt the same way (about 1 more minute). scripts/judge_main_job.sh judges a run
+# "Cost"), about 3 minutes in all. JUDGE_VALIDATION=1 also judges as many validation
+# crystals rebuilt the same way (about 2 more minutes). scripts/judge_main_job.sh judges a run
 # at scale (300 of each: about an hour on 2 cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
