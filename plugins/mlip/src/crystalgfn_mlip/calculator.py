@@ -62,9 +62,10 @@ class OneBackwardChgnetCalculator(Calculator):
         volume = torch.linalg.det(lattice).abs()
         stress = lattice.T @ grad_lattice / volume
         stress = 0.5 * (stress + stress.T)  # rotational invariance makes it symmetric
+        total = float(energy.detach())
         self.results = {
-            "energy": float(energy.detach()),
-            "free_energy": float(energy.detach()),
+            "energy": total,
+            "free_energy": total,
             "forces": forces.cpu().numpy(),
             "stress": stress.cpu().numpy(),
         }
