@@ -53,8 +53,10 @@ def main() -> None:
             argv += ["--elements", PAPER_ELEMENTS]
         load_before = os.getloadavg()
         start = time.perf_counter()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        returncode = subprocess.run(argv, stdout=subprocess.DEVNULL).returncode
         wall = time.perf_counter() - start
+        if returncode:  # evaluate has named the bad argument on stderr
+            raise SystemExit(f"judge_cost.py: crystalgfn evaluate exited with {returncode}")
         load_after = os.getloadavg()
         with (folder / "evaluation.csv").open() as stream:
             rows = list(csv.DictReader(stream))
