@@ -154,7 +154,7 @@ class _BlasThreadsJudge:
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_each_worker_judges_with_one_blas_thread(jobs):
     """A relaxation's many 3 × 3 BLAS calls must not wake a thread per core in every worker:
-    on 2 cores that made a CHGNet step about 1.9× slower."""
+    on 2 cores that made a CHGNet step 3.5× slower (bench/judge_cost.json)."""
     from crystalgfn.judge.evaluate import _run
     from crystalgfn.judge.inputs import Item
     from threadpoolctl import threadpool_limits

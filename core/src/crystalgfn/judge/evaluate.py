@@ -240,8 +240,9 @@ def _one_blas_thread():
 
     A relaxation calls BLAS on 3 × 3 matrices dozens of times per step (the cell filter's
     matrix logarithm and exponential); with a BLAS thread per core, every call wakes threads
-    that compete with the other workers, which made a CHGNet step about 1.9× slower on the
-    2-core development machine (docs/evaluation.md, "Cost").
+    that compete with the other workers: with two workers on the 2-core development
+    machine a CHGNet step took 439 ms instead of 126 ms (``bench/judge_cost.json``;
+    docs/evaluation.md, "Cost").
     """
     from threadpoolctl import threadpool_limits
 

@@ -69,4 +69,3 @@ class OneBackwardChgnetCalculator(Calculator):
             "forces": forces.cpu().numpy(),
             "stress": stress.cpu().numpy(),
         }
-
