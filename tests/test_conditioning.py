@@ -46,6 +46,32 @@ def test_a_mixed_batch_follows_each_rows_own_restricted_space(stack):
         assert int(counts.max()) <= stack.restriction(index)["max_atoms_per_element"]
 
 
+def test_a_sorted_batch_is_cut_into_slices_with_the_same_results_as_gathered_rows(stack):
+    generator = torch.Generator().manual_seed(1)
+    source = stack.training_source(64, generator=generator)
+    assert torch.equal(source["restriction"], source["restriction"].sort().values)
+    states = rollout(stack, UniformPolicy(stack), 64, generator, source=source).parents
+    order = torch.argsort(states["restriction"], stable=True)
+    in_order = select(states, order)  # sorted: grouped by slices
+    perm = torch.randperm(order.shape[0], generator=generator)
+    shuffled = select(in_order, perm)  # unsorted: grouped by gathered rows
+    sliced = [rows for rows, _ in stack._row_groups(in_order["restriction"])]
+    assert len(sliced) > 1 and all(isinstance(rows, slice) for rows in sliced)
+    for method in ("forward_mask", "backward_mask", "encode", "is_done", "log_label_count"):
+        a, b = getattr(stack, method)(in_order), getattr(stack, method)(shuffled)
+        assert torch.equal(a[perm], b), method
+    actions = torch.multinomial(stack.forward_mask(in_order).float(), 1, generator=generator)
+    stepped = stack.step(in_order, actions.squeeze(1))
+    stepped_shuffled = stack.step(shuffled, actions.squeeze(1)[perm])
+    for key, value in stepped.items():
+        assert torch.equal(value[perm], stepped_shuffled[key]), key
+    blocks = stack.mask_blocks(in_order)
+    mask = torch.zeros(order.shape[0], stack.n_actions, dtype=torch.bool)
+    for rows, columns, block in blocks:
+        mask[rows[:, None], columns[None]] = block
+    assert torch.equal(mask, stack.forward_mask(in_order))
+
+
 def test_the_encoding_ends_with_the_restrictions_features(stack):
     pinned = stack.restrict(space_groups=[1, 2], max_atoms_per_element=2)
     encoding = pinned.encode(pinned.source(3))

@@ -159,8 +159,11 @@ class ConditionalEnv(Environment):
 
     # -- grouping rows by restriction -------------------------------------------------------
     def _groups(self, state: State):
-        """``(rows, index, inner)`` per restriction present: ``rows`` int64 (``None``: all
-        rows), ``inner`` the rows' states without the restriction key."""
+        """``(rows, index, inner)`` per restriction present: ``rows`` selects the group's rows
+        (``None``: all of them; a ``slice`` when the batch is sorted by restriction, as
+        :meth:`training_source` makes it; else int64 indices), ``inner`` the rows' states
+        without the restriction key (views for a slice: environments never modify the
+        states they are given)."""
         tags = state[KEY]
         inner = {key: value for key, value in state.items() if key != KEY}
         if tags.numel() == 0:
@@ -168,11 +171,23 @@ class ConditionalEnv(Environment):
         low, high = int(tags.min()), int(tags.max())
         if low == high:
             return [(None, low, inner)]
-        groups = []
-        for index in torch.unique(tags).tolist():
-            rows = (tags == index).nonzero().squeeze(1)
-            groups.append((rows, index, select(inner, rows)))
-        return groups
+        return [(rows, index, select(inner, rows)) for rows, index in self._row_groups(tags)]
+
+    @staticmethod
+    def _row_groups(tags: torch.Tensor) -> list[tuple[slice | torch.Tensor, int]]:
+        """``(rows, index)`` per restriction in ``tags``. A batch sorted by restriction is
+        cut into slices: every method of a step regroups its rows, and gathering them
+        (a copy of every tensor of the state) costs several times what slicing does."""
+        if bool((tags[1:] >= tags[:-1]).all()):
+            indices, counts = torch.unique_consecutive(tags, return_counts=True)
+            groups, start = [], 0
+            for index, count in zip(indices.tolist(), counts.tolist(), strict=True):
+                groups.append((slice(start, start + count), index))
+                start += count
+            return groups
+        return [
+            ((tags == index).nonzero().squeeze(1), index) for index in torch.unique(tags).tolist()
+        ]
 
     @staticmethod
     def _join(parts: list[tuple[torch.Tensor | None, torch.Tensor]], batch: int) -> torch.Tensor:
@@ -206,9 +221,9 @@ class ConditionalEnv(Environment):
             index = int(tags[0]) if batch else self.pinned
             parts.append((None, self._envs[index].source(batch, device)))
         else:
-            for index in torch.unique(tags).tolist():
-                rows = (tags == index).nonzero().squeeze(1)
-                parts.append((rows, self._envs[index].source(rows.shape[0], device)))
+            for rows, index in self._row_groups(tags):
+                count = tags[rows].shape[0]
+                parts.append((rows, self._envs[index].source(count, device)))
         return self._join_states(parts, tags, batch)
 
     # -- states ---------------------------------------------------------------------------
@@ -226,7 +241,9 @@ class ConditionalEnv(Environment):
         pick = torch.randint(
             chosen.shape[0], (batch_size,), generator=generator, device=draw_device
         )
-        return self._sources(chosen[pick].to(device), device)
+        # Sorted, so that each restriction's rows are one slice of the batch (_row_groups).
+        tags = torch.sort(chosen[pick]).values
+        return self._sources(tags.to(device), device)
 
     def is_done(self, state: State) -> torch.Tensor:
         return self._per_group("is_done", state)
@@ -244,6 +261,8 @@ class ConditionalEnv(Environment):
     def mask_blocks(self, state: State, forward: bool = True):
         blocks = []
         for rows, index, inner in self._groups(state):
+            if isinstance(rows, slice):  # blocks name their rows by int64 indices
+                rows = torch.arange(rows.start, rows.stop, device=state[KEY].device)
             for block_rows, columns, mask in self._envs[index].mask_blocks(inner, forward):
                 if rows is not None:
                     block_rows = rows if block_rows is None else rows[block_rows]
