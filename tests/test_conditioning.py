@@ -212,3 +212,52 @@ def test_a_conditional_run_trains_and_samples_any_restriction_from_the_command_l
 
     groups = {int(row["space_group"]) for row in csv.DictReader(out.open())}
     assert groups and groups <= {3, 4, 5}
+
+
+def test_space_groups_settle_once_chosen_where_nothing_later_depends_on_the_others(stack):
+    """On space group + composition the composition depends on the chosen group only, so the
+    space-group restriction is hidden from the policy from the composition stage on; the
+    atom bound (the composition's) stays visible."""
+    pinned = stack.restrict(space_groups=[3, 5, 10], max_atoms_per_element=2)
+    generator = torch.Generator().manual_seed(0)
+    parents = rollout(pinned, UniformPolicy(pinned), 32, generator).parents
+    stage = parents["stage"]
+    assert set(stage.tolist()) == {0, 1}
+    settled = stack.base.settled_restrictions(parents)
+    assert torch.equal(settled["space_groups"], stage > 0)
+    assert torch.equal(settled["max_atoms_per_element"], stage > 1)
+    features = pinned.encode(parents)[:, -12:]  # 11 groups, then the bound
+    assert torch.equal(features[stage == 0, :11], torch.tensor(
+        [0.0, 0, 1, 0, 1, 0, 0, 0, 1, 0, 0]).expand(int((stage == 0).sum()), -1))
+    assert not features[stage == 1, :11].any()
+    assert torch.all(features[:, 11] == 0.5)
+    pinned.hide_settled = False
+    assert pinned.encode(parents)[stage == 1, -12:-1].sum(dim=1).eq(3).all()
+
+
+def test_a_restriction_carried_into_a_later_part_never_settles():
+    """The composition sizes the plausible lattice's region by its allowed elements, so on
+    the crystal stack neither the elements nor (through the composition) the space groups
+    settle; the lattice ranges only once the crystal is done."""
+    crystal = crystalgfn.make_env(
+        "crystal",
+        spacegroup={"space_groups": "1-12"},
+        composition={"elements": ["Li", "O"], "max_atoms_per_element": 3},
+        lattice={"envelope": "mp2018"},
+    )
+    stage = torch.tensor([0, 1, 2, 3])
+    settled = crystal.settled_restrictions({"stage": stage})
+    assert set(settled) == {"lengths", "angles"}  # the last part's, once the crystal is done
+    assert torch.equal(settled["lengths"], stage > 2)
+
+
+def test_a_checkpoint_records_whether_settled_restrictions_were_hidden(stack):
+    from crystalgfn.trainer import conditioning_record, restore_conditioning
+
+    assert conditioning_record(stack) == {"conditioning": {"hide_settled": True}}
+    view = stack.restrict(space_groups=[3])
+    restore_conditioning(view, {"policy": {}})  # written before hide_settled existed
+    assert view.hide_settled is False
+    restore_conditioning(view, conditioning_record(stack))
+    assert view.hide_settled is True
+    assert conditioning_record(crystalgfn.make_env("composition")) == {}

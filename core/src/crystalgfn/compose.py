@@ -355,6 +355,21 @@ class Stack(Environment):
             domains.update(part.restriction_domains())
         return domains
 
+    def settled_restrictions(self, state: State) -> dict[str, torch.Tensor]:
+        """A part's restrictions, once the part is done, when every constraint into a later
+        part forgets its source's restriction (:attr:`Constraint.forgets_source_restriction`):
+        then the later parts depend on the finished parts through their values only. (Any
+        other constraint into a later part may carry a restriction forward, e.g. a lattice
+        region sized for the allowed elements, so the part's restrictions stay visible.)"""
+        stage = state["stage"]
+        settled: dict[str, torch.Tensor] = {}
+        for index, part in enumerate(self.parts):
+            later = [c for _, target, c in self.constraints if target > index]
+            if all(c.forgets_source_restriction for c in later):
+                done = stage > index
+                settled.update({name: done for name in part.restrictions})
+        return settled
+
     def restrict(self, **restriction) -> Stack:
         """Pass each restriction to the part that accepts it and rebuild the constraints."""
         unknown = sorted(set(restriction) - set(self.restrictions))

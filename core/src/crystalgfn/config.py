@@ -53,7 +53,7 @@ RUN_KEYS = {
     "restrictions", "on_nan", "data", "data_fraction", "conditioning",
 }
 #: Keys of the ``[conditioning]`` table (a conditional run, docs/training.md).
-CONDITIONING_KEYS = {"restrictions", "pool", "per_batch", "share", "seed"}
+CONDITIONING_KEYS = {"restrictions", "pool", "per_batch", "share", "seed", "hide_settled"}
 OBJECTIVE_KEYS = {"proxy", "proxy_kwargs", "reward", "weight"}
 SETTING_KEYS = {field.name for field in attrs.fields(TrainSettings)}
 #: What the run keys that are not tables accept (the settings': ``trainer.SETTING_RULES``).
@@ -212,6 +212,7 @@ def conditional_env(env: Environment, table: Mapping) -> Environment:
         per_batch = 8    # restrictions mixed in one batch
         share = 0.5      # chance that a drawn restriction restricts each name
         seed = 0         # seeds the draw of the pool
+        hide_settled = true  # hide a restriction from the policy where it is settled
     """
     from crystalgfn.conditioning import ConditionalEnv, RestrictionFamily
 
@@ -229,7 +230,13 @@ def conditional_env(env: Environment, table: Mapping) -> Environment:
     seed = table.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ConfigError(f"[conditioning] seed must be an integer, got {seed!r}")
+    hide_settled = table.get("hide_settled", True)
+    if not isinstance(hide_settled, bool):
+        raise ConfigError(
+            f"[conditioning] hide_settled must be true or false, got {hide_settled!r}"
+        )
     family = RestrictionFamily(env.restriction_domains(), names, share=float(share))
     return ConditionalEnv(
-        env, family, pool=table.get("pool", 64), per_batch=table.get("per_batch", 8), seed=seed
+        env, family, pool=table.get("pool", 64), per_batch=table.get("per_batch", 8), seed=seed,
+        hide_settled=hide_settled,
     )

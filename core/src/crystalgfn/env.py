@@ -186,6 +186,15 @@ class Environment(ABC):
         restricted at sampling time, but not conditioned on)."""
         return {}
 
+    def settled_restrictions(self, state: State) -> dict[str, torch.Tensor]:
+        """Restrictions that can no longer change what completes each state: name -> bool
+        ``(batch,)``, True where every restriction of that name leaves the same completions
+        (e.g. the allowed space groups, once a group is chosen and nothing later depends on
+        which others were allowed). A conditional model hides such a restriction's features
+        from its policy there, so that what it learns at those states is shared by every
+        restriction. Default: none, which is always exact."""
+        return {}
+
     def training_source(self, batch_size: int, device="cpu", generator=None) -> State:
         """The states a training batch starts from: :meth:`source` by default; a conditional
         environment draws each row's restriction with ``generator``."""
@@ -218,6 +227,13 @@ class Constraint(ABC):
     :class:`crystalgfn.errors.IncompatibleEnvironmentError` naming what is missing.
     """
 
+    #: Whether a conditioned target's completions depend on the source's *values* only, not
+    #: on how the source environment was restricted: True when :meth:`prepare` derives from
+    #: the source only what each allowed source value admits, and :meth:`apply` keeps what
+    #: the row's value admits. A stack settles a part's restrictions once the part is done
+    #: only if every constraint into a later part declares this
+    #: (:meth:`Environment.settled_restrictions`); False, the default, is always exact.
+    forgets_source_restriction: ClassVar[bool] = False
     #: Protocols the source environment must fit (see :mod:`crystalgfn.interfaces`).
     source_needs: ClassVar[tuple[type, ...]] = ()
     #: Protocols the target environment must fit.

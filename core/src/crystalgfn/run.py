@@ -24,7 +24,14 @@ from crystalgfn.errors import CheckpointError, ConfigError
 from crystalgfn.rewards import Reward
 from crystalgfn.states import State
 from crystalgfn.table import describe
-from crystalgfn.trainer import CHECKPOINT, METRICS, Trainer, build_policy, sample_policy
+from crystalgfn.trainer import (
+    CHECKPOINT,
+    METRICS,
+    Trainer,
+    build_policy,
+    restore_conditioning,
+    sample_policy,
+)
 
 CONFIG = "config.toml"
 
@@ -178,6 +185,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedModel:
         raise CheckpointError(
             f"checkpoint in {run_dir} does not match its config: {error}"
         ) from None
+    restore_conditioning(env, payload)
     policy.to(resolved).eval()
     return TrainedModel(env, reward, policy, resolved, int(payload.get("step", 0)))
 

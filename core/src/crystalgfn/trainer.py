@@ -197,6 +197,21 @@ def _join(parts: list[Transitions]) -> Transitions:
     )
 
 
+def conditioning_record(env) -> dict:
+    """What a checkpoint records of a conditional environment's encoding (nothing for any
+    other environment)."""
+    if not getattr(env, "is_conditional", False):
+        return {}
+    return {"conditioning": {"hide_settled": env.hide_settled}}
+
+
+def restore_conditioning(env, payload: dict) -> None:
+    """Encode as the checkpoint's model was trained: a checkpoint from before
+    ``hide_settled`` existed was trained with every feature visible."""
+    if getattr(env, "is_conditional", False):
+        env.hide_settled = bool(payload.get("conditioning", {}).get("hide_settled", False))
+
+
 class Trainer:
     """Trains a policy so that it samples done states with probability ∝ reward.
 
@@ -257,6 +272,7 @@ class Trainer:
             "generators": gather(self.generator.get_state(), self.world),
             "replays": gather(self.replay.state_dict(), self.world),
             "settings": attrs.asdict(self.settings),
+            **conditioning_record(self.env),
         }
 
     def load_model(self, payload: dict) -> None:
@@ -265,6 +281,7 @@ class Trainer:
         self.step = payload["step"]
         self.policy.load_state_dict(payload["policy"])
         self.loss.load_state_dict(payload["loss"])
+        restore_conditioning(self.env, payload)
 
     def load_state_dict(self, payload: dict) -> None:
         """Everything, to continue training exactly: the model, the optimiser and this rank's

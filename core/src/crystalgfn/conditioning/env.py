@@ -40,6 +40,10 @@ class ConditionalEnv(Environment):
             always one of them); training batches draw from this pool.
         per_batch: how many restrictions of the pool one training batch mixes.
         seed: seeds the draw of the pool.
+        hide_settled: zero a restriction's features at the states where the base declares it
+            settled (:meth:`Environment.settled_restrictions`), so that the policy learns
+            those states once for every restriction. A run's checkpoint records it: runs
+            trained before it existed were trained without it, and load without it.
 
     The view returned by :meth:`restrict` is the same model's environment pinned to one
     restriction: its :meth:`source` states carry that restriction.
@@ -55,6 +59,7 @@ class ConditionalEnv(Environment):
         pool: int = 64,
         per_batch: int = 8,
         seed: int = 0,
+        hide_settled: bool = True,
     ):
         if getattr(base, "is_conditional", False):
             raise ConfigError("the environment is already conditional")
@@ -72,6 +77,8 @@ class ConditionalEnv(Environment):
         self.n_params = base.n_params
         self.n_param_outputs = base.n_param_outputs
         self.per_batch = per_batch
+        self.hide_settled = bool(hide_settled)
+        self._spans = self._feature_spans(family)
         self.pinned = 0
         # Shared by every pinned view (copy.copy keeps these objects).
         self._envs: list[Environment] = []
@@ -299,11 +306,27 @@ class ConditionalEnv(Environment):
             self._features[key] = table
         return table
 
+    @staticmethod
+    def _feature_spans(family: RestrictionFamily) -> dict[str, tuple[int, int]]:
+        """The columns ``[start, stop)`` of each name's features in :meth:`encode`."""
+        spans, start = {}, 0
+        for name, domain in family.domains.items():
+            spans[name] = (start, start + domain.width)
+            start += domain.width
+        return spans
+
     def encode(self, state: State) -> torch.Tensor:
         """The restricted environment's encoding followed by the restriction's features,
-        ``(batch, base.encoding_dim + family.width)``."""
+        ``(batch, base.encoding_dim + family.width)``; with :attr:`hide_settled`, the
+        features of a restriction are zero at the states where it is settled."""
         encoding = self._per_group("encode", state)
         features = self._feature_table(encoding.device)[state[KEY]].to(encoding.dtype)
+        if self.hide_settled:
+            inner = {key: value for key, value in state.items() if key != KEY}
+            for name, settled in self.base.settled_restrictions(inner).items():
+                if name in self._spans:
+                    start, stop = self._spans[name]
+                    features[:, start:stop] *= ~settled[:, None]
         return torch.cat([encoding, features], dim=1)
 
     def values(self, state: State) -> dict[str, torch.Tensor]:

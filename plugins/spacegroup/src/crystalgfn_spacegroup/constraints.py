@@ -72,6 +72,8 @@ def wyckoff_compatible(groups: torch.Tensor, composition: torch.Tensor) -> torch
 
 
 class SpaceGroupToLattice(Constraint):
+    # The lattice system follows from the chosen group alone.
+    forgets_source_restriction = True
     source_needs = (GroupChoiceSource,)
     target_needs = (LatticeSystemTarget,)
 
@@ -101,6 +103,8 @@ class SpaceGroupToLattice(Constraint):
 
 
 class SpaceGroupToComposition(Constraint):
+    # The chosen group's Wyckoff language is the same whichever other groups are allowed.
+    forgets_source_restriction = True
     source_needs = (GroupChoiceSource,)
     target_needs = (CountLanguageTarget,)
 
