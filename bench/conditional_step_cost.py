@@ -3,16 +3,17 @@
 Usage::
 
     .venv/bin/python bench/conditional_step_cost.py [--stack enumerable|crystal]
-        [--per-batch 1,8,32] [--steps 100] [--out bench/conditional_step_cost.json]
+        [--per-batch 0,1,8,32] [--steps 100] [--out bench/conditional_step_cost.json]
 
 A conditional batch runs each of its restrictions' environments on that restriction's rows
 (``ConditionalEnv`` groups the rows), so a step's cost grows with the number of restrictions
 in the batch, not with the batch size. This times ``Trainer.train`` for ``--steps`` steps of
 128 trajectories (one thread, the pool drawn and built before the clock starts) at each
-``--per-batch``, on the enumerable stack of ``scripts/conditional_exact_checks.py``
-(``enumerable``) or on the crystal stack of ``configs/conditional.toml`` with a pool as
-large as the largest ``--per-batch`` (``crystal``), and records the load average around
-each measurement. Compare numbers only when the loads are alike and below the core count.
+``--per-batch`` (0: the same run without ``[conditioning]``), on the enumerable stack of
+``scripts/conditional_exact_checks.py`` (``enumerable``) or on the crystal stack of
+``configs/conditional.toml`` with a pool as large as the largest ``--per-batch``
+(``crystal``), and records the load average around each measurement. Compare numbers only
+when the loads are alike and below the core count.
 """
 
 from __future__ import annotations
@@ -35,8 +36,11 @@ def _per_batch_list(text: str) -> list[int]:
         values = [int(part) for part in text.split(",")]
     except ValueError:
         values = []
-    if not values or min(values) < 1:
-        raise SystemExit(f"--per-batch must be positive integers separated by commas, got {text!r}")
+    if not values or min(values) < 0:
+        raise SystemExit(
+            f"--per-batch must be integers >= 0 separated by commas (0: the same run without "
+            f"conditioning), got {text!r}"
+        )
     return values
 
 
@@ -47,11 +51,13 @@ def enumerable_trainer(per_batch: int, steps: int):
     from crystalgfn.config import conditional_env
     from crystalgfn.trainer import Trainer, TrainSettings
 
-    env = conditional_env(
-        stack(),
-        {"restrictions": ["space_groups", "max_atoms_per_element"], "pool": 256,
-         "per_batch": per_batch},
-    )
+    env = stack()
+    if per_batch:
+        env = conditional_env(
+            env,
+            {"restrictions": ["space_groups", "max_atoms_per_element"], "pool": 256,
+             "per_batch": per_batch},
+        )
     settings = TrainSettings(
         steps=steps, batch_size=128, lr=5e-3, lr_log_z=0.1, lr_schedule="cosine", hidden=128,
         layers=2, seed=0,
@@ -64,15 +70,18 @@ def crystal_trainer(per_batch: int, steps: int, pool: int):
     from crystalgfn.run import build_trainer
 
     config = RunConfig.from_file(ROOT / "configs" / "conditional.toml")
-    config.raw["conditioning"] = {**config.raw["conditioning"], "pool": pool,
-                                  "per_batch": per_batch}
+    if per_batch:
+        config.raw["conditioning"] = {**config.raw["conditioning"], "pool": pool,
+                                      "per_batch": per_batch}
+    else:
+        del config.raw["conditioning"]
     return build_trainer(config, None, steps=steps)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stack", choices=["enumerable", "crystal"], default="enumerable")
-    parser.add_argument("--per-batch", default="1,8,32")
+    parser.add_argument("--per-batch", default="0,1,8,32")
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--out", default=str(ROOT / "bench" / "conditional_step_cost.json"))
     args = parser.parse_args()
@@ -85,8 +94,9 @@ def main() -> None:
         if args.stack == "enumerable":
             trainer = enumerable_trainer(count, args.steps)
         else:
-            trainer = crystal_trainer(count, args.steps, pool=max(per_batch))
-        pool = len(trainer.env.pool)  # drawn and built before the clock starts
+            trainer = crystal_trainer(count, args.steps, pool=max(max(per_batch), 1))
+        # The pool is drawn and its restricted environments built before the clock starts.
+        pool = len(trainer.env.pool) if count else 0
         load_before = os.getloadavg()
         start = time.perf_counter()
         trainer.train()
