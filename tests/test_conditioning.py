@@ -106,6 +106,8 @@ def test_restrictions_outside_the_family_or_its_domain_are_refused_by_name(stack
         ({"restrictions": ["elements"], "pool": 0}, "pool must be an integer >= 1, got 0"),
         ({"restrictions": ["elements"], "share": "half"}, "share must be a number"),
         ({"restrictions": ["elements"], "pools": 3}, "pools"),
+        ({"restrictions": ["elements"], "hide_settled": "yes"},
+         "hide_settled must be true or false, got 'yes'"),
     ],
 )
 def test_bad_conditioning_tables_are_named(table, message):
