@@ -98,7 +98,9 @@ def main() -> None:
     )
     load = os.getloadavg()
     start = time.perf_counter()
-    results = conditional_exact_check(env, log_reward, "tb", settings, restrictions)
+    results = conditional_exact_check(
+        env, log_reward, "tb", settings, restrictions, sampled=1000
+    )
     seconds = time.perf_counter() - start
     print(f"{'TV exact':>9} {'dlog Z':>8} {'sampled':>8} {'support':>7}  restriction")
     for r in results:
