@@ -10,6 +10,9 @@
 #   (the longer run of docs/training.md: the conditional config's steps, pool and per_batch
 #   overridden; its runs and JSON are named after them: conditional-6000x128x8, and
 #   docs/results/conditional_cases-6000x128x8.json)
+#        CONFIG=configs/conditional_cases.toml bash scripts/run_conditional_cases.sh
+#   (another conditional config, e.g. the one trained on A-D by name; its run and JSON are
+#   named after it: conditional_cases, docs/results/conditional_cases-conditional_cases.json)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -29,9 +32,15 @@ train() {  # train CONFIG RUN: trains unless RUN already holds a finished run
 }
 
 conditional=conditional
-config=configs/conditional.toml
+config="${CONFIG:-configs/conditional.toml}"
 result=docs/results/conditional_cases.json
+if [ "$config" != configs/conditional.toml ]; then
+  [ -f "$config" ] || { echo "CONFIG=$config: no such file" >&2; exit 2; }
+  conditional="$(basename "$config" .toml)"
+  result="docs/results/conditional_cases-$conditional.json"
+fi
 if [ -n "${STEPS:-}${POOL:-}${PER_BATCH:-}" ]; then
+  given="$config"
   # The shipped config's values, read from it, stand for the overrides left unset.
   shipped() { sed -n "s/^$1 = \([0-9]*\)$/\1/p" "$config"; }
   steps="${STEPS:-$(shipped steps)}" pool="${POOL:-$(shipped pool)}"
@@ -42,13 +51,13 @@ if [ -n "${STEPS:-}${POOL:-}${PER_BATCH:-}" ]; then
     esac
   done
   tag="${steps}x${pool}x${per_batch}"
-  conditional="conditional-$tag"
-  result="docs/results/conditional_cases-$tag.json"
+  conditional="$conditional-$tag"
+  result="${result%.json}-$tag.json"
   sed -e "s/^steps = [0-9]*$/steps = $steps/" -e "s/^pool = [0-9]*$/pool = $pool/" \
       -e "s/^per_batch = [0-9]*$/per_batch = $per_batch/" "$config" > "$out/$conditional.toml"
   config="$out/$conditional.toml"
   for line in "steps = $steps" "pool = $pool" "per_batch = $per_batch"; do
-    grep -qx "$line" "$config" || { echo "could not set '$line' in configs/conditional.toml" >&2; exit 1; }
+    grep -qx "$line" "$config" || { echo "could not set '$line' in $given" >&2; exit 1; }
   done
 fi
 train "$config" "$out/$conditional"

@@ -108,6 +108,16 @@ def test_restrictions_outside_the_family_or_its_domain_are_refused_by_name(stack
         ({"restrictions": ["elements"], "pools": 3}, "pools"),
         ({"restrictions": ["elements"], "hide_settled": "yes"},
          "hide_settled must be true or false, got 'yes'"),
+        ({"restrictions": ["elements"], "include": {"elements": ["Li"]}},
+         "include must be a list of restriction tables"),
+        ({"restrictions": ["elements"], "include": [{}]},
+         r"include\[0\] must be a non-empty table"),
+        ({"restrictions": ["elements"], "include": [{"elements": ["Li"]}, {"elements": ["Na"]}]},
+         r"include\[1\] = .*\['Na'\] not in the space"),
+        ({"restrictions": ["elements"], "include": [{"max_atoms_per_element": 1}]},
+         r"include\[0\] = .*not on \['max_atoms_per_element'\]"),
+        ({"restrictions": ["elements"], "include": [{"elements": ["Li"]}], "pool": 1},
+         "pool = 1 cannot hold the unrestricted space and the 1 included"),
     ],
 )
 def test_bad_conditioning_tables_are_named(table, message):
@@ -135,6 +145,25 @@ def test_the_pool_holds_the_unrestricted_space_and_distinct_members():
     env = ConditionalEnv(base, family, pool=10, seed=3)
     assert env.pool[0] == 0 and len(set(env.pool)) == len(env.pool) == 10
     assert env.trained_on({}) and env.restriction(0) == family.full()
+
+
+def test_included_restrictions_lead_the_pool_and_the_rest_is_drawn():
+    base = crystalgfn.make_env("composition", elements=["Li", "Fe", "O"], max_atoms_per_element=3)
+    table = {"restrictions": ["elements", "max_atoms_per_element"], "pool": 6, "seed": 3}
+    include = [{"elements": "Fe,O", "max_atoms_per_element": 2}, {"elements": ["O", "Li"]}]
+    env = conditional_env(base, {**table, "include": include})
+    assert len(set(env.pool)) == len(env.pool) == 6
+    assert [env.family.arguments(env.restriction(i)) for i in env.pool[:3]] == [
+        {}, {"elements": ["Fe", "O"], "max_atoms_per_element": 2}, {"elements": ["Li", "O"]},
+    ]
+    assert env.trained_on({"max_atoms_per_element": 2, "elements": ["O", "Fe"]})
+    # The rest is drawn in the order the same seed draws without them, skipping the included.
+    drawn = conditional_env(base, {**table, "pool": 12})
+    included = {env.family.key(env.restriction(i)) for i in env.pool[:3]}
+    drawn_keys = [drawn.family.key(drawn.restriction(i)) for i in drawn.pool]
+    assert [env.family.key(env.restriction(i)) for i in env.pool[3:]] == [
+        key for key in drawn_keys if key not in included
+    ][:3]
 
 
 def test_importance_weights_estimate_log_z_and_an_exact_sampler_has_full_ess():

@@ -108,6 +108,38 @@ def test_resume_after_a_crash_gives_the_same_parameters(tmp_path, lr_schedule):
     assert steps == list(range(1, 9))
 
 
+def test_a_time_limited_run_stops_with_a_checkpoint_and_resumes_to_the_same_parameters(
+    tmp_path, capsys
+):
+    config = write_config(tmp_path, steps=8, lr_schedule="cosine")
+    train(config, tmp_path / "straight", progress=False)
+    limited = tmp_path / "limited"
+    # A limit that has passed when the first step ends: the run stops there (step 1 is not a
+    # checkpoint step of checkpoint_every = 4, so the stop writes one).
+    assert main(["train", "--config", str(config), "--out", str(limited), "--max-minutes",
+                 "1e-9"]) == 0
+    err = capsys.readouterr().err
+    assert "stopped by --max-minutes 1e-09 at step 1 of 8" in err
+    assert f"crystalgfn train --out {limited} --resume" in err
+    assert load_checkpoint(limited / "checkpoint.pt")["step"] == 1
+    assert main(["train", "--out", str(limited), "--resume", "--max-minutes", "60"]) == 0
+    straight = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    resumed = load_checkpoint(limited / "checkpoint.pt")
+    assert resumed["step"] == 8
+    for name, value in straight["policy"].items():
+        assert torch.equal(value, resumed["policy"][name]), name
+
+
+@pytest.mark.parametrize("minutes", ["0", "-3", "nan", "inf"])
+def test_a_bad_time_limit_is_named(tmp_path, capsys, minutes):
+    config = write_config(tmp_path, steps=2)
+    code = main(["train", "--config", str(config), "--out", str(tmp_path / "run"),
+                 f"--max-minutes={minutes}"])
+    assert code == 2
+    assert "--max-minutes must be a positive number of minutes, got" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
 def test_an_existing_run_is_never_overwritten(tmp_path):
     config = write_config(tmp_path, steps=2)
     train(config, tmp_path / "run", progress=False)
@@ -181,9 +213,10 @@ def test_every_shipped_config_trains(name):
     path = CONFIGS / f"{name}.toml"
     raw = tomllib.loads(path.read_text(encoding="utf-8"))
     if "conditioning" in raw:
-        # A full pool builds dozens of restricted crystal stacks (seconds each); three
-        # exercise the same code.
-        raw["conditioning"] = {**raw["conditioning"], "pool": 3, "per_batch": 2}
+        # A full pool builds dozens of restricted crystal stacks (seconds each); three (or
+        # the included ones) exercise the same code.
+        pool = max(3, 1 + len(raw["conditioning"].get("include", [])))
+        raw["conditioning"] = {**raw["conditioning"], "pool": pool, "per_batch": 2}
     trainer = build_trainer(RunConfig.from_dict(raw), None, steps=2, batch_size=8)
     trainer.train()
     assert trainer.step == 2

@@ -125,7 +125,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from crystalgfn import run
 
     checkpoint = run.train(
-        args.config, args.out, resume=args.resume, device=args.device, steps=args.steps
+        args.config, args.out, resume=args.resume, device=args.device, steps=args.steps,
+        max_minutes=args.max_minutes,
     )
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"trained: checkpoint {checkpoint}")
@@ -376,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", choices=["cpu", "cuda"], default=None)
     train.add_argument(
         "--steps", type=int, default=None, help="override the config's number of steps"
+    )
+    train.add_argument(
+        "--max-minutes", type=float, default=None, metavar="M",
+        help="stop after M minutes of training, at the end of a step, with a checkpoint; "
+        "--resume finishes the run exactly as if it had not stopped",
     )
     train.set_defaults(handler=cmd_train)
 

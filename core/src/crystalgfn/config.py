@@ -53,7 +53,9 @@ RUN_KEYS = {
     "restrictions", "on_nan", "data", "data_fraction", "conditioning",
 }
 #: Keys of the ``[conditioning]`` table (a conditional run, docs/training.md).
-CONDITIONING_KEYS = {"restrictions", "pool", "per_batch", "share", "seed", "hide_settled"}
+CONDITIONING_KEYS = {
+    "restrictions", "pool", "per_batch", "share", "seed", "hide_settled", "include",
+}
 OBJECTIVE_KEYS = {"proxy", "proxy_kwargs", "reward", "weight"}
 SETTING_KEYS = {field.name for field in attrs.fields(TrainSettings)}
 #: What the run keys that are not tables accept (the settings': ``trainer.SETTING_RULES``).
@@ -213,8 +215,12 @@ def conditional_env(env: Environment, table: Mapping) -> Environment:
         share = 0.5      # chance that a drawn restriction restricts each name
         seed = 0         # seeds the draw of the pool
         hide_settled = true  # hide a restriction from the policy where it is settled
+        include = [{elements = ["Fe", "O"]}]  # always in the pool (they count towards it)
+
+    Each ``include`` entry is read as a ``[restrictions]`` table.
     """
     from crystalgfn.conditioning import ConditionalEnv, RestrictionFamily
+    from crystalgfn.restrictions import from_config
 
     _check_keys(table, CONDITIONING_KEYS, "[conditioning]")
     names = table.get("restrictions")
@@ -235,8 +241,18 @@ def conditional_env(env: Environment, table: Mapping) -> Environment:
         raise ConfigError(
             f"[conditioning] hide_settled must be true or false, got {hide_settled!r}"
         )
+    include = table.get("include", [])
+    if not isinstance(include, list) or not all(isinstance(e, Mapping) for e in include):
+        raise ConfigError(
+            "[conditioning] include must be a list of restriction tables, e.g. "
+            f'[{{elements = ["Fe", "O"]}}, {{crystal_systems = "cubic"}}], got {include!r}'
+        )
+    include = [
+        from_config(entry, where=f"[conditioning] include[{position}]")
+        for position, entry in enumerate(include)
+    ]
     family = RestrictionFamily(env.restriction_domains(), names, share=float(share))
     return ConditionalEnv(
         env, family, pool=table.get("pool", 64), per_batch=table.get("per_batch", 8), seed=seed,
-        hide_settled=hide_settled,
+        hide_settled=hide_settled, include=include,
     )

@@ -144,11 +144,12 @@ def add_restriction_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(restriction_flags=tuple(added))
 
 
-def from_config(given: Mapping) -> dict:
+def from_config(given: Mapping, where: str = "[restrictions]") -> dict:
     """A run config's ``[restrictions]`` table as ``restrict`` keyword arguments: a string
     value of a declared restriction is read as its flag would be (``lengths = "10:20"`` ->
     ``(10.0, 20.0)``, ``elements = "Fe,O"`` -> ``["Fe", "O"]``); anything else is passed as
-    it is, for the environment's ``restrict`` to validate."""
+    it is, for the environment's ``restrict`` to validate. ``where`` names the table in
+    errors."""
     declared = {restriction.name: restriction for restriction, _ in declared_restrictions()}
     out = dict(given)
     for name, value in given.items():
@@ -160,10 +161,10 @@ def from_config(given: Mapping) -> dict:
                 out[name] = int(value) if restriction.kind == "int" else float(value)
             except ValueError:
                 raise ConfigError(
-                    f"[restrictions] {name} must be a number ({restriction.kind}), got {value!r}"
+                    f"{where} {name} must be a number ({restriction.kind}), got {value!r}"
                 ) from None
         elif restriction.kind == "range":
-            out[name] = parse_range(value, f"[restrictions] {name}")
+            out[name] = parse_range(value, f"{where} {name}")
         else:
             out[name] = restriction.parse(value)
     return out

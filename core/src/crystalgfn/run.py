@@ -7,6 +7,7 @@ A run directory holds ``config.toml`` (the configuration it was started with),
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -69,15 +70,28 @@ def train(
     out: str | Path,
     resume: bool = False,
     progress: bool | None = None,
+    max_minutes: float | None = None,
     **overrides,
 ) -> Path:
     """Train from a TOML config into ``out``; with ``resume``, continue the run there.
+
+    ``max_minutes`` bounds this call's training time: past it, training stops at the end of
+    a step, with a checkpoint, and says how to finish the run (``resume`` continues it
+    exactly as if it had not stopped).
 
     Everything is validated and built before a new run folder is made, and a new run that
     fails before its first checkpoint removes what it wrote: a failed ``train`` leaves no
     half-made run behind (a run with a checkpoint keeps it, to continue with ``resume``)."""
     out = Path(out)
     checkpoint = out / CHECKPOINT
+    if max_minutes is not None and (
+        isinstance(max_minutes, bool)
+        or not isinstance(max_minutes, (int, float))
+        or not 0 < max_minutes < math.inf
+    ):
+        raise ConfigError(
+            f"--max-minutes must be a positive number of minutes, got {max_minutes!r}"
+        )
     if resume:
         if not checkpoint.exists():
             raise CheckpointError(f"cannot resume: {checkpoint} does not exist")
@@ -104,13 +118,28 @@ def train(
             _report_pool(trainer.env)
         if resume:
             trainer.resume()
-        trainer.train(progress=True if progress is None else progress)
+        seconds = None if max_minutes is None else 60.0 * max_minutes
+        finished = trainer.train(
+            progress=True if progress is None else progress, max_seconds=seconds
+        )
+        if not finished and trainer.world.is_main:
+            _report_time_limit(out, max_minutes, trainer.step, trainer.settings.steps)
     except BaseException:
         if created and not checkpoint.exists():
             _remove(created)
         raise
     leave_world(trainer.world)
     return checkpoint
+
+
+def _report_time_limit(out: Path, max_minutes: float, step: int, steps: int) -> None:
+    import sys
+
+    print(
+        f"stopped by --max-minutes {max_minutes:g} at step {step:,} of {steps:,}, with a "
+        f"checkpoint; `crystalgfn train --out {out} --resume` finishes the run",
+        file=sys.stderr, flush=True,
+    )
 
 
 def _report_pool(env) -> None:

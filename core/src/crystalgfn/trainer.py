@@ -378,13 +378,29 @@ class Trainer:
         return self.loss.estimate_log_z(self.env, self.policy, self.device)
 
     # -- the loop ----------------------------------------------------------------------------------
-    def train(self, progress: bool = False, on_step: Callable[[dict], None] | None = None) -> None:
+    def train(
+        self,
+        progress: bool = False,
+        on_step: Callable[[dict], None] | None = None,
+        max_seconds: float | None = None,
+    ) -> bool:
+        """Train up to ``settings.steps``; returns whether every step was taken.
+
+        ``max_seconds`` (wall clock of this call) stops training after the first step that
+        ends past it, with a checkpoint there (in a run folder): the steps taken are exactly
+        the first steps of the full run (the learning-rate schedule stays that of
+        ``settings.steps``), so :meth:`resume` finishes the same run."""
         s = self.settings
         main = self.world.is_main
         log = (self.run_dir / METRICS).open("a") if self.run_dir is not None and main else None
         started, first_step = time.perf_counter(), self.step
         try:
             while self.step < s.steps:
+                if self.step > first_step and self._out_of_time(started, max_seconds):
+                    if self.run_dir is not None and self.step % s.checkpoint_every != 0:
+                        self._check_ranks_agree()
+                        self.save()
+                    return False
                 tick = time.perf_counter()
                 streams = self.generator.get_state()
                 try:
@@ -432,6 +448,15 @@ class Trainer:
                 log.close()
             if progress and main and sys.stderr.isatty():
                 sys.stderr.write("\n")
+        return True
+
+    def _out_of_time(self, started: float, max_seconds: float | None) -> bool:
+        """Whether ``max_seconds`` have passed since ``started``; under torchrun, whether they
+        have on any rank, so that every rank stops at the same step."""
+        if max_seconds is None:
+            return False
+        late = time.perf_counter() - started >= max_seconds
+        return any(gather(late, self.world)) if self.world.active else late
 
     def _stopped(self, error: RewardError, streams: torch.Tensor) -> RewardError:
         """The error that ends a run whose reward failed at step ``self.step + 1``, after keeping

@@ -17,7 +17,7 @@ width), as :meth:`Environment.restrict` promises.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 
@@ -40,6 +40,9 @@ class ConditionalEnv(Environment):
             always one of them); training batches draw from this pool.
         per_batch: how many restrictions of the pool one training batch mixes.
         seed: seeds the draw of the pool.
+        include: restrictions (``restrict`` keyword arguments) that are always in the pool,
+            ahead of the drawn ones: the ones a user knows they will sample. They count
+            towards ``pool``.
         hide_settled: zero a restriction's features at the states where the base declares it
             settled (:meth:`Environment.settled_restrictions`), so that the policy learns
             those states once for every restriction. A run's checkpoint records it: runs
@@ -60,6 +63,7 @@ class ConditionalEnv(Environment):
         per_batch: int = 8,
         seed: int = 0,
         hide_settled: bool = True,
+        include: Sequence[Mapping[str, object]] = (),
     ):
         if getattr(base, "is_conditional", False):
             raise ConfigError("the environment is already conditional")
@@ -87,6 +91,7 @@ class ConditionalEnv(Environment):
         self._feature_rows: list[list[float]] = []
         self._features: dict[str, torch.Tensor] = {}
         self.index_of({})  # 0: the unrestricted space
+        self._included = self._include(include, pool)
         # Drawn on first use: building a restricted stack costs seconds, and sampling a run
         # needs only the restriction asked for.
         self._pool_size, self._pool_seed, self._pool = pool, seed, []
@@ -133,9 +138,37 @@ class ConditionalEnv(Environment):
             self._pool.extend(self._draw_pool(self._pool_size, self._pool_seed))
         return self._pool
 
+    def _include(self, include: Sequence[Mapping[str, object]], pool: int) -> list[int]:
+        """Indices of the ``include`` restrictions, each checked (family, domain, feasible)
+        and named by its position when it fails."""
+        if isinstance(include, Mapping) or not isinstance(include, Sequence):
+            raise ConfigError(
+                "[conditioning] include must be a list of restriction tables, e.g. "
+                f"[{{elements = [\"Fe\", \"O\"]}}], got {include!r}"
+            )
+        indices = []
+        for position, restriction in enumerate(include):
+            where = f"[conditioning] include[{position}]"
+            if not isinstance(restriction, Mapping) or not restriction:
+                raise ConfigError(
+                    f"{where} must be a non-empty table of restrictions, got {restriction!r}"
+                )
+            try:
+                index = self.index_of(restriction)
+            except (ConfigError, InfeasibleError) as error:
+                raise ConfigError(f"{where} = {dict(restriction)!r}: {error}") from None
+            if index not in indices and index != 0:
+                indices.append(index)
+        if 1 + len(indices) > pool:
+            raise ConfigError(
+                f"[conditioning] pool = {pool} cannot hold the unrestricted space and the "
+                f"{len(indices)} included restrictions; set pool >= {1 + len(indices)}"
+            )
+        return indices
+
     def _draw_pool(self, size: int, seed: int) -> list[int]:
         generator = torch.Generator().manual_seed(seed)
-        pool = [0]
+        pool = [0, *self._included]
         for _ in range(50 * size):
             if len(pool) >= size:
                 break
