@@ -166,6 +166,24 @@ def test_included_restrictions_lead_the_pool_and_the_rest_is_drawn():
     ][:3]
 
 
+def test_an_included_restriction_that_cannot_be_built_is_named_with_the_pool():
+    """Building restricted environments costs seconds, so a run builds its included
+    restrictions with its pool (sampling a run never builds it)."""
+    stack = crystalgfn.make_env(
+        "spacegroup+composition",
+        spacegroup={"space_groups": "1-12"},
+        composition={"elements": ["Li", "O"], "max_atoms_per_element": 3},
+    )
+    infeasible = {"space_groups": [12], "max_atoms_per_element": 1}  # no composition fits
+    env = conditional_env(
+        stack,
+        {"restrictions": ["space_groups", "max_atoms_per_element"], "include": [infeasible]},
+    )
+    with pytest.raises(ConfigError, match=r"include: space_groups=12 max_atoms_per_element=1 "
+                       "cannot be built: no composition"):
+        env.training_source(4)
+
+
 def test_importance_weights_estimate_log_z_and_an_exact_sampler_has_full_ess():
     from crystalgfn.conditioning.quality import importance_summary, importance_weights
     from crystalgfn.evaluation import target_distribution

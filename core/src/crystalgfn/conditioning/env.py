@@ -91,9 +91,9 @@ class ConditionalEnv(Environment):
         self._feature_rows: list[list[float]] = []
         self._features: dict[str, torch.Tensor] = {}
         self.index_of({})  # 0: the unrestricted space
-        self._included = self._include(include, pool)
-        # Drawn on first use: building a restricted stack costs seconds, and sampling a run
-        # needs only the restriction asked for.
+        self._included = self._check_included(include, pool)
+        # Built and drawn on first use: building a restricted stack costs seconds, and
+        # sampling a run needs only the restriction asked for.
         self._pool_size, self._pool_seed, self._pool = pool, seed, []
         #: ``(restriction, reason)`` of every drawn restriction the base could not build.
         self.refused: list[tuple[str, str]] = []
@@ -138,37 +138,56 @@ class ConditionalEnv(Environment):
             self._pool.extend(self._draw_pool(self._pool_size, self._pool_seed))
         return self._pool
 
-    def _include(self, include: Sequence[Mapping[str, object]], pool: int) -> list[int]:
-        """Indices of the ``include`` restrictions, each checked (family, domain, feasible)
-        and named by its position when it fails."""
+    def _check_included(
+        self, include: Sequence[Mapping[str, object]], pool: int
+    ) -> list[Restriction]:
+        """The canonical forms of the ``include`` restrictions (names and values checked;
+        whether the environment can build them is checked with the pool), each named by its
+        position when it fails."""
         if isinstance(include, Mapping) or not isinstance(include, Sequence):
             raise ConfigError(
                 "[conditioning] include must be a list of restriction tables, e.g. "
                 f"[{{elements = [\"Fe\", \"O\"]}}], got {include!r}"
             )
-        indices = []
+        included, keys = [], {self.family.key(self.family.full())}
         for position, restriction in enumerate(include):
-            where = f"[conditioning] include[{position}]"
             if not isinstance(restriction, Mapping) or not restriction:
                 raise ConfigError(
-                    f"{where} must be a non-empty table of restrictions, got {restriction!r}"
+                    f"[conditioning] include[{position}] must be a non-empty table of "
+                    f"restrictions, got {restriction!r}"
                 )
             try:
-                index = self.index_of(restriction)
-            except (ConfigError, InfeasibleError) as error:
-                raise ConfigError(f"{where} = {dict(restriction)!r}: {error}") from None
-            if index not in indices and index != 0:
-                indices.append(index)
-        if 1 + len(indices) > pool:
+                canonical = self.family.canonical(restriction)
+            except ConfigError as error:
+                raise ConfigError(
+                    f"[conditioning] include[{position}] = {dict(restriction)!r}: {error}"
+                ) from None
+            if self.family.key(canonical) not in keys:
+                keys.add(self.family.key(canonical))
+                included.append(canonical)
+        if 1 + len(included) > pool:
             raise ConfigError(
                 f"[conditioning] pool = {pool} cannot hold the unrestricted space and the "
-                f"{len(indices)} included restrictions; set pool >= {1 + len(indices)}"
+                f"{len(included)} included restrictions; set pool >= {1 + len(included)}"
             )
+        return included
+
+    def _include(self) -> list[int]:
+        """Indices of the included restrictions, building their environments."""
+        indices = []
+        for canonical in self._included:
+            try:
+                indices.append(self.index_of(canonical))
+            except InfeasibleError as error:
+                raise ConfigError(
+                    f"[conditioning] include: {self.family.describe(canonical)} cannot be "
+                    f"built: {error}"
+                ) from None
         return indices
 
     def _draw_pool(self, size: int, seed: int) -> list[int]:
         generator = torch.Generator().manual_seed(seed)
-        pool = [0, *self._included]
+        pool = [0, *self._include()]
         for _ in range(50 * size):
             if len(pool) >= size:
                 break
