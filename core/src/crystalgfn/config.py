@@ -242,15 +242,13 @@ def conditional_env(env: Environment, table: Mapping) -> Environment:
             f"[conditioning] hide_settled must be true or false, got {hide_settled!r}"
         )
     include = table.get("include", [])
-    if not isinstance(include, list) or not all(isinstance(e, Mapping) for e in include):
-        raise ConfigError(
-            "[conditioning] include must be a list of restriction tables, e.g. "
-            f'[{{elements = ["Fe", "O"]}}, {{crystal_systems = "cubic"}}], got {include!r}'
-        )
-    include = [
-        from_config(entry, where=f"[conditioning] include[{position}]")
-        for position, entry in enumerate(include)
-    ]
+    if isinstance(include, list):
+        # Each table is read as a [restrictions] table; ConditionalEnv checks the rest.
+        include = [
+            from_config(entry, where=f"[conditioning] include[{position}]")
+            if isinstance(entry, Mapping) else entry
+            for position, entry in enumerate(include)
+        ]
     family = RestrictionFamily(env.restriction_domains(), names, share=float(share))
     return ConditionalEnv(
         env, family, pool=table.get("pool", 64), per_batch=table.get("per_batch", 8), seed=seed,
