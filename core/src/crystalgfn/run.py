@@ -23,7 +23,7 @@ from crystalgfn.distributed import leave_world
 from crystalgfn.env import Environment
 from crystalgfn.errors import CheckpointError, ConfigError
 from crystalgfn.rewards import Reward
-from crystalgfn.states import State
+from crystalgfn.states import State, concat
 from crystalgfn.table import describe
 from crystalgfn.trainer import (
     CHECKPOINT,
@@ -219,7 +219,7 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> TrainedModel:
     return TrainedModel(env, reward, policy, resolved, int(payload.get("step", 0)))
 
 
-#: Trajectories drawn to measure a restricted sampler's effective sample size.
+#: Sampled crystals whose trajectories measure a restricted sampler's effective sample size.
 QUALITY_SAMPLES = 1000
 
 
@@ -251,26 +251,39 @@ def sample_model(
     A run trained with ``[conditioning]`` samples a restriction of its family with the
     restriction as an input, ∝ R on the restricted space up to its training error; any other
     run is masked to the restriction, which is biased (docs/training.md). Either way the
-    restricted sampler is measured on ``QUALITY_SAMPLES`` extra trajectories (``quality``)."""
+    restricted sampler is measured on the trajectories of its first ``QUALITY_SAMPLES``
+    crystals (``quality``): they are draws of the sampler like any other, and their forward
+    log-probabilities come with them, so the measure costs little beyond sampling."""
     env = model.env.restrict(**restrictions) if restrictions else model.env
     generator = make_generator(seed, model.device)
     quality = None
     with torch.inference_mode():
-        done = sample_policy(
-            env, model.policy, n, batch_size, generator, model.device, progress=progress
-        )
-        columns = describe(env, done)
-        log_r, proxy_columns = model.reward.columns(env.values(done))
+        parts = []
         if restrictions:
-            from crystalgfn.conditioning.quality import importance_summary, importance_weights
+            from crystalgfn.conditioning.quality import importance_summary, trajectory_log_weights
+            from crystalgfn.sampling import rollout
 
-            log_w = importance_weights(
-                env, model.policy, model.reward, min(n, QUALITY_SAMPLES), generator, model.device
+            measured = rollout(
+                env, model.policy, min(n, QUALITY_SAMPLES), generator, model.device,
+                track_log_probs=True,
             )
+            log_w = trajectory_log_weights(env, model.policy, model.reward, measured)
             quality = {
                 **importance_summary(log_w),
                 "conditional": bool(getattr(model.env, "is_conditional", False)),
             }
+            parts.append(measured.done)
+        rest = n - (measured.lengths.shape[0] if parts else 0)
+        if rest:
+            parts.append(
+                sample_policy(
+                    env, model.policy, rest, batch_size, generator, model.device,
+                    progress=progress,
+                )
+            )
+        done = concat(parts)
+        columns = describe(env, done)
+        log_r, proxy_columns = model.reward.columns(env.values(done))
     columns["reward"] = log_r.exp().tolist()
     columns["log_reward"] = log_r.tolist()
     columns.update(proxy_columns)

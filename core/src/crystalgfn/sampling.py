@@ -175,18 +175,23 @@ def rollout(
 
     ``temperature`` divides the logits; ``epsilon`` mixes the discrete choice with the
     uniform policy (exploration). Continuous parameters are drawn from the policy's heads.
-    With ``track_log_probs`` the policy runs with gradients and the transitions carry the
-    untempered, unmixed forward log-probabilities of the actions taken (what training needs),
-    computed on the same narrow mask blocks the sampler uses.
+    With ``track_log_probs`` the transitions carry the untempered, unmixed forward
+    log-probabilities of the actions taken, computed on the same narrow mask blocks the
+    sampler uses: with gradients for training, or without them under ``torch.no_grad`` /
+    ``torch.inference_mode`` (the importance weights of a sampler, which then need no second
+    pass of the policy over every state).
     """
-    with torch.set_grad_enabled(track_log_probs and record):
+    track = track_log_probs and record
+    with torch.set_grad_enabled(track and torch.is_grad_enabled()):
         return _rollout(
-            env, policy, batch_size, generator, device, temperature, epsilon, record, source
+            env, policy, batch_size, generator, device, temperature, epsilon, record, source,
+            track,
         )
 
 
-def _rollout(env, policy, batch_size, generator, device, temperature, epsilon, record, source):
-    track = torch.is_grad_enabled()
+def _rollout(
+    env, policy, batch_size, generator, device, temperature, epsilon, record, source, track
+):
     state = source if source is not None else env.source(batch_size, device)
     state = {key: value.detach().clone() for key, value in state.items()}  # updated in place below
     steps: list[tuple] = []

@@ -27,7 +27,16 @@ def importance_weights(
 ) -> torch.Tensor:
     """``log w`` float64 ``(n,)`` of ``n`` trajectories sampled from ``policy`` on ``env``;
     ``log_reward`` maps ``env.values(done)`` to ``(log R, ...)`` as a run's reward does."""
-    transitions = rollout(env, policy, n, generator, device, record=True)
+    transitions = rollout(env, policy, n, generator, device, record=True, track_log_probs=True)
+    return trajectory_log_weights(env, policy, log_reward, transitions)
+
+
+@torch.no_grad()
+def trajectory_log_weights(env: Environment, policy, log_reward, transitions) -> torch.Tensor:
+    """``log w`` float64 ``(n,)`` of the ``n`` trajectories of ``transitions``, drawn from
+    ``policy`` without tempering or exploration (a rollout that tracked its forward
+    log-probabilities is not evaluated again)."""
+    n = transitions.lengths.shape[0]
     log_pf, log_pb, _ = log_probs(env, policy, transitions)
     per_trajectory = torch.zeros(n, dtype=torch.float64, device=log_pf.device)
     per_trajectory.index_add_(0, transitions.trajectory, (log_pb - log_pf).double())

@@ -76,14 +76,35 @@ def _rhombohedral_vf(alpha_deg: np.ndarray | float) -> np.ndarray:
     return np.sqrt(np.clip((1 - c) ** 2 * (1 + 2 * c), 0.0, None))
 
 
-def _triclinic_rows(lo: float, hi: float, margin: float) -> list[tuple[float, ...]]:
-    return [
-        (-1.0, 0.0, 0.0, -lo), (1.0, 0.0, 0.0, hi),
-        (0.0, -1.0, 0.0, -lo), (0.0, 1.0, 0.0, hi),
-        (0.0, 0.0, -1.0, -lo), (0.0, 0.0, 1.0, hi),
-        (1.0, -1.0, -1.0, -margin), (-1.0, 1.0, -1.0, -margin), (-1.0, -1.0, 1.0, -margin),
-        (1.0, 1.0, 1.0, 360.0 - margin),
-    ]
+def _triclinic_bounds(lo: float, hi: float, margin: float) -> np.ndarray:
+    """The right-hand sides ``b`` ``(10,)`` of the triclinic angle region ``A x ≤ b``."""
+    return np.array([-lo, hi, -lo, hi, -lo, hi, -margin, -margin, -margin, 360.0 - margin])
+
+
+#: ``A`` ``(10, 3)`` of the triclinic angle region ``A (α, β, γ) ≤ b``: the angle range, and
+#: the three "each angle below the sum of the others" and the "sum below 360°" faces, each
+#: kept ``margin`` degrees inside (:func:`_triclinic_bounds` gives ``b``).
+_TRICLINIC_FACES = np.array([
+    (-1.0, 0.0, 0.0), (1.0, 0.0, 0.0),
+    (0.0, -1.0, 0.0), (0.0, 1.0, 0.0),
+    (0.0, 0.0, -1.0), (0.0, 0.0, 1.0),
+    (1.0, -1.0, -1.0), (-1.0, 1.0, -1.0), (-1.0, -1.0, 1.0),
+    (1.0, 1.0, 1.0),
+])
+
+
+def _vertex_solvers() -> tuple[np.ndarray, np.ndarray]:
+    """``(triples, inverses)``: every triple of faces of the triclinic region that meet in
+    one point ``(T, 3)`` and the inverse of each triple's ``3 × 3`` matrix ``(T, 3, 3)``.
+    The faces do not depend on the region's numbers, so the vertices of any region are
+    ``inverses @ b[triples]``: one batched product instead of a solve per triple."""
+    triples = np.array(list(combinations(range(len(_TRICLINIC_FACES)), 3)))
+    matrices = _TRICLINIC_FACES[triples]
+    regular = np.abs(np.linalg.det(matrices)) >= 1e-9
+    return triples[regular], np.linalg.inv(matrices[regular])
+
+
+_VERTEX_TRIPLES, _VERTEX_INVERSES = _vertex_solvers()
 
 
 def triclinic_min_volume_factor(lo: float, hi: float, margin: float) -> float:
@@ -93,19 +114,14 @@ def triclinic_min_volume_factor(lo: float, hi: float, margin: float) -> float:
     ``s = (α+β+γ)/2``, every argument is linear in the angles and lies in ``(0°, 180°)`` on the
     region, and ``log sin`` is concave there, so the factor's logarithm is concave and its
     minimum over the polytope lies at a vertex: the vertices are enumerated."""
-    rows = _triclinic_rows(lo, hi, margin)
-    a = np.array([r[:3] for r in rows])
-    b = np.array([r[3] for r in rows])
-    best = math.inf
-    for triple in combinations(range(len(rows)), 3):
-        m = a[list(triple)]
-        if abs(np.linalg.det(m)) < 1e-9:
-            continue
-        x = np.linalg.solve(m, b[list(triple)])
-        if (a @ x <= b + 1e-7).all():
-            c = np.cos(np.radians(x))
-            best = min(best, math.sqrt(max(1 - (c * c).sum() + 2 * c.prod(), 0.0)))
-    return best
+    b = _triclinic_bounds(lo, hi, margin)
+    points = np.einsum("tij,tj->ti", _VERTEX_INVERSES, b[_VERTEX_TRIPLES])  # (T, 3) degrees
+    inside = (points @ _TRICLINIC_FACES.T <= b + 1e-7).all(axis=1)
+    if not inside.any():
+        return math.inf
+    c = np.cos(np.radians(points[inside]))
+    squared = 1 - (c * c).sum(axis=1) + 2 * c.prod(axis=1)
+    return float(np.sqrt(np.clip(squared, 0.0, None)).min())
 
 
 class PlausibleLatticeEnv(LatticeEnv):
