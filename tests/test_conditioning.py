@@ -310,3 +310,32 @@ def test_a_checkpoint_records_whether_settled_restrictions_were_hidden(stack):
     restore_conditioning(view, conditioning_record(stack))
     assert view.hide_settled is True
     assert conditioning_record(crystalgfn.make_env("composition")) == {}
+
+
+def test_the_replay_buffer_keeps_the_best_states_of_each_restriction(stack):
+    """A restriction whose crystals are all worth less than another's still keeps its own
+    best ``capacity`` states (one shared ranking would hold only the other's)."""
+    from crystalgfn.trainer import ReplayBuffer
+
+    generator = torch.Generator().manual_seed(2)
+    source = stack.training_source(256, generator=generator)
+    done = rollout(stack, UniformPolicy(stack), 256, generator, source=source).done
+    tags = done["restriction"]
+    assert len(set(tags.tolist())) > 2
+    # A reward per distinct (restriction, crystal) that ranks the restrictions apart: every
+    # crystal of a higher index is worth more than any of a lower one.
+    values = stack.values(done)
+    keys = torch.cat([v.reshape(256, -1).double() for v in values.values()], dim=1)
+    keys = torch.cat([keys, tags[:, None].double()], dim=1)
+    _, crystal = torch.unique(keys, dim=0, return_inverse=True)
+    worth = torch.rand(int(crystal.max()) + 1, generator=generator, dtype=torch.float64)
+    log_rewards = 100.0 * tags.double() + worth[crystal]
+    buffer = ReplayBuffer(capacity=3)
+    for half in (slice(0, 128), slice(128, 256)):  # the best survive a second addition
+        buffer.add(stack, select(done, half), log_rewards[half])
+    kept = buffer.states["restriction"]
+    for index in set(tags.tolist()):
+        distinct = torch.unique(log_rewards[tags == index])
+        expected = sorted(distinct.tolist(), reverse=True)[:3]
+        got = sorted(buffer.log_rewards[kept == index].tolist(), reverse=True)
+        assert got == pytest.approx(expected)

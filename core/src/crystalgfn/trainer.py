@@ -131,7 +131,12 @@ SETTING_RULES: dict[str, Rule] = {
 
 @attrs.define
 class ReplayBuffer:
-    """The highest-reward done states seen so far (at most ``capacity``), without duplicates."""
+    """The highest-reward done states seen so far (at most ``capacity``), without duplicates.
+
+    In a conditional space the ``capacity`` holds for each restriction: restrictions differ
+    in their reward scale by orders of magnitude (a Fe–O crystal is worth e^12 less than a
+    cubic one at ``beta = -8``), and one shared ranking would replay only the best-rewarded
+    restrictions, leaving the others without the replay their own model would have had."""
 
     capacity: int
     states: State | None = None
@@ -150,7 +155,11 @@ class ReplayBuffer:
         _, inverse = torch.unique(keys, dim=0, return_inverse=True)
         first = torch.full((int(inverse.max()) + 1,), len(inverse), dtype=torch.long)
         first.scatter_reduce_(0, inverse, torch.arange(len(inverse)), reduce="amin")
-        keep = first[torch.argsort(log_rewards[first], descending=True)[: self.capacity]]
+        best_first = first[torch.argsort(log_rewards[first], descending=True)]
+        if RESTRICTION in states:
+            keep = _first_per_group(best_first, states[RESTRICTION][best_first], self.capacity)
+        else:
+            keep = best_first[: self.capacity]
         self.states, self.log_rewards = select(states, keep), log_rewards[keep]
 
     def sample(self, count: int, generator: torch.Generator) -> State | None:
@@ -169,6 +178,16 @@ class ReplayBuffer:
             states = {key: value.to(device) for key, value in states.items()}
             log_rewards = log_rewards.to(device)
         self.states, self.log_rewards = states, log_rewards
+
+
+def _first_per_group(order: torch.Tensor, groups: torch.Tensor, count: int) -> torch.Tensor:
+    """The entries of ``order`` (int64 ``(N,)``) that are among the first ``count`` of their
+    group (``groups`` ``(N,)``, aligned with ``order``), in group order."""
+    by_group = torch.argsort(groups, stable=True)  # keeps ``order``'s order within a group
+    _, sizes = torch.unique_consecutive(groups[by_group], return_counts=True)
+    starts = torch.repeat_interleave(torch.cumsum(sizes, 0) - sizes, sizes)
+    rank = torch.arange(len(order), device=order.device) - starts
+    return order[by_group[rank < count]]
 
 
 def _join(parts: list[Transitions]) -> Transitions:
