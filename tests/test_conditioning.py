@@ -314,7 +314,8 @@ def test_a_checkpoint_records_whether_settled_restrictions_were_hidden(stack):
 
 def test_the_replay_buffer_keeps_the_best_states_of_each_restriction(stack):
     """A restriction whose crystals are all worth less than another's still keeps its own
-    best ``capacity`` states (one shared ranking would hold only the other's)."""
+    best states, its equal share of the capacity (one shared ranking would hold only the
+    other's)."""
     from crystalgfn.trainer import ReplayBuffer
 
     generator = torch.Generator().manual_seed(2)
@@ -330,12 +331,13 @@ def test_the_replay_buffer_keeps_the_best_states_of_each_restriction(stack):
     _, crystal = torch.unique(keys, dim=0, return_inverse=True)
     worth = torch.rand(int(crystal.max()) + 1, generator=generator, dtype=torch.float64)
     log_rewards = 100.0 * tags.double() + worth[crystal]
-    buffer = ReplayBuffer(capacity=3)
+    share = 3
+    buffer = ReplayBuffer(capacity=share * len(set(tags.tolist())) + 1)  # + 1: rounded down
     for half in (slice(0, 128), slice(128, 256)):  # the best survive a second addition
         buffer.add(stack, select(done, half), log_rewards[half])
     kept = buffer.states["restriction"]
     for index in set(tags.tolist()):
         distinct = torch.unique(log_rewards[tags == index])
-        expected = sorted(distinct.tolist(), reverse=True)[:3]
+        expected = sorted(distinct.tolist(), reverse=True)[:share]
         got = sorted(buffer.log_rewards[kept == index].tolist(), reverse=True)
         assert got == pytest.approx(expected)

@@ -133,10 +133,12 @@ SETTING_RULES: dict[str, Rule] = {
 class ReplayBuffer:
     """The highest-reward done states seen so far (at most ``capacity``), without duplicates.
 
-    In a conditional space the ``capacity`` holds for each restriction: restrictions differ
-    in their reward scale by orders of magnitude (a Fe–O crystal is worth e^12 less than a
-    cubic one at ``beta = -8``), and one shared ranking would replay only the best-rewarded
-    restrictions, leaving the others without the replay their own model would have had."""
+    In a conditional space the ``capacity`` is shared equally by the restrictions seen so far
+    (``capacity // k`` each, at least one), and each keeps its own best states: restrictions
+    differ in their reward scale by orders of magnitude (a Fe–O crystal is worth about e^12
+    less than a cubic one at ``beta = -8``), and one shared ranking would replay only the
+    best-rewarded restrictions. The total stays ``capacity``, whatever the pool's size, so
+    that the buffer's memory and its per-step deduplication do not grow with the pool."""
 
     capacity: int
     states: State | None = None
@@ -157,7 +159,9 @@ class ReplayBuffer:
         first.scatter_reduce_(0, inverse, torch.arange(len(inverse)), reduce="amin")
         best_first = first[torch.argsort(log_rewards[first], descending=True)]
         if RESTRICTION in states:
-            keep = _first_per_group(best_first, states[RESTRICTION][best_first], self.capacity)
+            tags = states[RESTRICTION][best_first]
+            share = max(1, self.capacity // int(torch.unique(tags).numel()))
+            keep = _first_per_group(best_first, tags, share)
         else:
             keep = best_first[: self.capacity]
         self.states, self.log_rewards = select(states, keep), log_rewards[keep]
