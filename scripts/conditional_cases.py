@@ -8,7 +8,8 @@ For each case (a per-restriction run, trained with ``[restrictions]`` from
 * the per-restriction run;
 * optionally a replicate of the per-restriction run (the same config, another seed): the
   distance between the two per-restriction models is the noise a conditional model is measured
-  against ("within noise": its distance to the per-restriction model is at most the replicate's).
+  against ("within noise": its distance to the per-restriction model is at most the replicate's;
+  its distance to the replicate is recorded too).
 
 and compares their distributions: formation energy (the proxy's mean; KS statistic and
 medians), elements present (total variation of the element frequencies), space groups and
@@ -155,6 +156,9 @@ def main() -> None:
         if name in replicates:
             replicate = run.sample(replicates[name], args.n, seed=args.seed + 2)[2]
             row["replicate_vs_per_restriction"] = distances(replicate, reference)
+            # The replicate as a second reference: a conditional model within noise is about
+            # as far from it as from the first.
+            row["conditional_vs_replicate"] = distances(drawn.columns, replicate)
         results["cases"][name] = row
         print(name, json.dumps(row, default=str), flush=True)
     if args.out:
