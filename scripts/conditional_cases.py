@@ -35,7 +35,9 @@ from pathlib import Path
 
 import numpy as np
 from crystalgfn import run
+from crystalgfn.conditioning.quality import importance_summary, importance_weights
 from crystalgfn.config import RunConfig
+from crystalgfn.devices import make_generator
 from crystalgfn.restrictions import from_config
 
 FORMULA = re.compile(r"([A-Z][a-z]?)(\d*)")
@@ -140,12 +142,19 @@ def main() -> None:
         start = time.perf_counter()
         drawn = run.sample_model(conditional, args.n, restriction, seed=args.seed)
         seconds = time.perf_counter() - start
-        reference = run.sample(case_run, args.n, seed=args.seed + 1)[2]
+        own = run.load_run(case_run)
+        reference = run.sample_model(own, args.n, seed=args.seed + 1).columns
+        own_log_w = importance_weights(
+            own.env, own.policy, own.reward, run.QUALITY_SAMPLES,
+            make_generator(args.seed + 3, own.device), own.device,
+        )
         row = {
             "restriction": restriction,
             "trained_on": bool(conditional.env.trained_on(restriction)),
             "sampling_seconds": round(seconds, 2),
             "ess_fraction": drawn.quality["ess_fraction"],
+            # The same measure of the per-restriction model on its own space.
+            "ess_fraction_per_restriction": importance_summary(own_log_w)["ess_fraction"],
             "satisfied": {
                 "conditional": satisfied(drawn.columns, restriction),
                 "per_restriction": satisfied(reference, restriction),
