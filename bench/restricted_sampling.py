@@ -1,0 +1,158 @@
+"""Restricted sampling from one conditional model: the paper's cases A–D as whole commands.
+
+Usage::
+
+    .venv/bin/python bench/restricted_sampling.py [--run RUN] [-n 2000] [--repeats 3]
+        [--out bench/restricted_sampling.json]
+
+Each case runs as the command a user types,
+``crystalgfn --threads 1 sample --run RUN -n N <the case's flags>``, timed from process start
+to exit (wall clock, warm table cache: an untimed warm-up fills it), the effective-sample-size
+measurement included. ``python -c "import torch"`` is timed too: the floor of every command
+that loads a model. Then, in one process, the parts of a case (building the restricted
+environment, sampling with the ESS measured on the first 1,000 crystals, describing the
+crystals and scoring them), which is what each further restriction costs a user who keeps the
+model loaded (Python API).
+
+``--run``: a run trained from ``configs/conditional_cases.toml``
+(``CONFIG=configs/conditional_cases.toml bash scripts/run_conditional_cases.sh``). Without it
+the script trains that config for one step in a scratch folder: the cost of sampling does not
+depend on the weights. The load average before and after is recorded: compare numbers only
+when it is well below the number of cores, and from the same machine and hour.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = [sys.executable, "-m", "crystalgfn"]
+CONFIG = ROOT / "configs" / "conditional_cases.toml"
+#: The paper's restricted cases as ``crystalgfn sample`` flags and as restrictions.
+CASES = {
+    "A: Fe, O, <= 10 atoms each": (
+        ["--elements", "Fe,O", "--max-atoms-per-element", "10"],
+        {"elements": ["Fe", "O"], "max_atoms_per_element": 10},
+    ),
+    "B: Li, Mn, O": (["--elements", "Li,Mn,O"], {"elements": ["Li", "Mn", "O"]}),
+    "C: cubic": (["--crystal-systems", "cubic"], {"crystal_systems": "cubic"}),
+    "D: lengths 10-20 A, angles 75-135 deg": (
+        ["--lengths", "10:20", "--angles", "75:135"],
+        {"lengths": (10.0, 20.0), "angles": (75.0, 135.0)},
+    ),
+}
+
+
+def timed(argv: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def one_step_run(scratch: Path) -> Path:
+    run = scratch / "run"
+    subprocess.run(
+        [*CLI, "train", "--config", str(CONFIG), "--out", str(run), "--steps", "1"],
+        check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return run
+
+
+def whole_commands(run: Path, n: int, repeats: int, scratch: Path) -> list[dict]:
+    rows = []
+    floor = [sys.executable, "-c", "import torch"]
+    timed(floor)
+    times = [timed(floor) for _ in range(repeats)]
+    rows.append({"command": "python -c 'import torch'", "median_s": statistics.median(times),
+                 "all_s": times})
+    for label, (flags, _) in CASES.items():
+        argv = [*CLI, "--threads", "1", "sample", "--run", str(run), "-n", str(n), *flags,
+                "--out", str(scratch / "samples.csv")]
+        timed(argv)  # warm-up: the table cache and the OS file cache
+        times = [timed(argv) for _ in range(repeats)]
+        rows.append({"command": f"sample {label}", "flags": flags,
+                     "median_s": statistics.median(times), "all_s": times})
+        print(f"{rows[-1]['command']:<48} {rows[-1]['median_s']:6.2f} s", flush=True)
+    return rows
+
+
+def in_process(run: Path, n: int) -> dict:
+    """Seconds of each part of a case with the model loaded once."""
+    import torch
+    from crystalgfn.run import load_run, sample_model
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    model = load_run(run)
+    parts = {"load_run_s": time.perf_counter() - start, "cases": {}}
+    for label, (_, restriction) in CASES.items():
+        start = time.perf_counter()
+        model.env.restrict(**restriction)  # built once: sample_model below finds it memoised
+        built = time.perf_counter()
+        samples = sample_model(model, n, restriction)
+        done = time.perf_counter()
+        parts["cases"][label] = {
+            "restrict_s": built - start,
+            "sample_describe_score_ess_s": done - built,
+            "ess_fraction": samples.quality["ess_fraction"],
+        }
+        print(f"in process {label:<40} restrict {built - start:5.2f} s, "
+              f"sample {done - built:5.2f} s", flush=True)
+    return parts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--run", type=Path, help="a conditional run (default: 1 step, scratch)")
+    parser.add_argument("-n", type=int, default=2000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "restricted_sampling.json")
+    args = parser.parse_args()
+    for name in ("n", "repeats"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
+    if args.run is not None and not (args.run / "checkpoint.pt").is_file():
+        parser.error(f"--run {args.run}: no checkpoint.pt there (train one first)")
+
+    load_before = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="crystalgfn-restricted-") as folder:
+        scratch = Path(folder)
+        run = args.run or one_step_run(scratch)
+        commands = whole_commands(run, args.n, args.repeats, scratch)
+        parts = in_process(run, args.n)
+    load_after = os.getloadavg()
+
+    import torch
+
+    result = {
+        "machine": {
+            "processor": platform.processor() or platform.machine(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "load_average_before": [round(x, 2) for x in load_before],
+            "load_average_after": [round(x, 2) for x in load_after],
+        },
+        "run": str(args.run) if args.run else f"{CONFIG.name}, trained 1 step",
+        "n": args.n,
+        "repeats": args.repeats,
+        "statistic": "median wall-clock seconds of the whole process; one thread",
+        "commands": commands,
+        "in_process": parts,
+    }
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out} (load average before {load_before[0]:.2f}, "
+          f"after {load_after[0]:.2f})")
+
+
+if __name__ == "__main__":
+    main()
