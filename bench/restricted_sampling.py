@@ -26,13 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine_record
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "crystalgfn"]
@@ -131,17 +132,8 @@ def main() -> None:
         parts = in_process(run, args.n)
     load_after = os.getloadavg()
 
-    import torch
-
     result = {
-        "machine": {
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in load_after],
-        },
+        "machine": machine_record(load_before, load_after),
         "run": str(args.run) if args.run else f"{CONFIG.name}, trained 1 step",
         "n": args.n,
         "repeats": args.repeats,

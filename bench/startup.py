@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -29,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from machine import machine_record
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "crystalgfn"]
@@ -101,17 +102,8 @@ def main() -> None:
     load_after = os.getloadavg()
     shutil.rmtree(scratch, ignore_errors=True)
 
-    import torch
-
     result = {
-        "machine": {
-            "processor": platform.processor() or platform.machine(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "load_average_before": [round(x, 2) for x in load_before],
-            "load_average_after": [round(x, 2) for x in load_after],
-        },
+        "machine": machine_record(load_before, load_after),
         "repeats": args.repeats,
         "statistic": "median wall-clock seconds of the whole process",
         "commands": rows,
