@@ -341,3 +341,8 @@ def test_the_replay_buffer_keeps_the_best_states_of_each_restriction(stack):
         expected = sorted(distinct.tolist(), reverse=True)[:share]
         got = sorted(buffer.log_rewards[kept == index].tolist(), reverse=True)
         assert got == pytest.approx(expected)
+    # A batch replays only the restrictions it samples.
+    some = torch.tensor(sorted(set(tags.tolist()))[:2])
+    replayed = buffer.sample(200, torch.Generator().manual_seed(0), some)
+    assert set(replayed["restriction"].tolist()) == set(some.tolist())
+    assert buffer.sample(5, torch.Generator().manual_seed(0), torch.tensor([10_000])) is None

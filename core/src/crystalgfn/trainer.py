@@ -166,12 +166,25 @@ class ReplayBuffer:
             keep = best_first[: self.capacity]
         self.states, self.log_rewards = select(states, keep), log_rewards[keep]
 
-    def sample(self, count: int, generator: torch.Generator) -> State | None:
+    def sample(
+        self, count: int, generator: torch.Generator, restrictions: torch.Tensor | None = None
+    ) -> State | None:
+        """``count`` states drawn uniformly from the buffer, or, in a conditional space with
+        ``restrictions`` (int64 indices), from its states of those restrictions: a batch
+        replays the restrictions it samples, so that replay adds no restriction to the batch
+        (each costs a pass of its own environment per step). ``None`` when none qualify."""
         if self.states is None or count < 1:
             return None
-        size = self.log_rewards.shape[0]
+        candidates = None
+        if restrictions is not None and RESTRICTION in self.states:
+            tags = self.states[RESTRICTION]
+            candidates = torch.isin(tags, restrictions.to(tags.device)).nonzero().squeeze(1)
+            if candidates.numel() == 0:
+                return None
+        size = self.log_rewards.shape[0] if candidates is None else candidates.numel()
         index = torch.randint(0, size, (count,), generator=generator, device=generator.device)
-        return select(self.states, index.to(self.log_rewards.device))
+        index = index.to(self.log_rewards.device)
+        return select(self.states, index if candidates is None else candidates[index])
 
     def state_dict(self) -> dict:
         return {"states": self.states, "log_rewards": self.log_rewards}
@@ -355,14 +368,15 @@ class Trainer:
         n_policy = s.batch_size - n_replay - n_data
         # On-policy trajectories keep the log-probabilities computed while sampling them
         # (with gradients), so the policy runs once per state instead of twice.
+        source = self.env.training_source(n_policy, self.device, self.generator)
         parts = [
             rollout(
                 self.env, self.policy, n_policy, self.generator, self.device, s.temperature,
-                s.epsilon, track_log_probs=True,
-                source=self.env.training_source(n_policy, self.device, self.generator),
+                s.epsilon, track_log_probs=True, source=source,
             )
         ]
-        replayed = self.replay.sample(n_replay, self.generator)
+        batch_restrictions = torch.unique(source[RESTRICTION]) if RESTRICTION in source else None
+        replayed = self.replay.sample(n_replay, self.generator, batch_restrictions)
         if replayed is not None:
             parts.append(backward_transitions(self.env, replayed, self.generator))
         if n_data:
