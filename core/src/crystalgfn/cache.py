@@ -21,6 +21,7 @@ import hashlib
 import inspect
 import os
 import sys
+import weakref
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -130,6 +131,14 @@ def cached_arrays(
     return rebuild()
 
 
+#: Large arrays already read from an entry by this process, while anything still holds them:
+#: restricting an environment can ask for the same 100 MB table twice (two environments built
+#: from the same inputs), and decompressing it costs about 0.4 s each time. The entry's path
+#: names its content (its key hashes the inputs and the code), so a path read once is the
+#: same array every time; callers treat the tables as read-only.
+_READ_IN_THIS_PROCESS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+
+
 class _StoredArrays(Mapping):
     """The arrays of one cache entry: ``loaded`` ones, and the others read from its ``.npz``
     file on first access.
@@ -149,9 +158,14 @@ class _StoredArrays(Mapping):
         if name not in self._loaded:
             if name not in self._names:
                 raise KeyError(name)
+            shared = _READ_IN_THIS_PROCESS.get((self._path, name))
+            if shared is not None:
+                self._loaded[name] = shared
+                return shared
             try:
                 with np.load(self._path, allow_pickle=False) as stored:
                     self._loaded[name] = stored[name]
+                _READ_IN_THIS_PROCESS[(self._path, name)] = self._loaded[name]
             except _READ_ERRORS:
                 self._loaded = self._rebuild()
         return self._loaded[name]
