@@ -3,10 +3,11 @@
 Usage::
 
     .venv/bin/python bench/restricted_sampling.py [--run RUN] [-n 2000] [--repeats 3]
-        [--out bench/restricted_sampling.json]
+        [--threads T] [--out bench/restricted_sampling.json]
 
 Each case runs as the command a user types,
-``crystalgfn --threads 1 sample --run RUN -n N <the case's flags>``, timed from process start
+``crystalgfn --threads T sample --run RUN -n N <the case's flags>`` (without ``--threads``:
+the command's default, one thread per core), timed from process start
 to exit (wall clock, warm table cache: an untimed warm-up fills it), the effective-sample-size
 measurement included. ``python -c "import torch"`` is timed too: the floor of every command
 that loads a model. Then, in one process, the parts of a case (building the restricted
@@ -68,7 +69,9 @@ def one_step_run(scratch: Path) -> Path:
     return run
 
 
-def whole_commands(run: Path, n: int, repeats: int, scratch: Path) -> list[dict]:
+def whole_commands(
+    run: Path, n: int, repeats: int, threads: int | None, scratch: Path
+) -> list[dict]:
     rows = []
     floor = [sys.executable, "-c", "import torch"]
     timed(floor)
@@ -76,7 +79,8 @@ def whole_commands(run: Path, n: int, repeats: int, scratch: Path) -> list[dict]
     rows.append({"command": "python -c 'import torch'", "median_s": statistics.median(times),
                  "all_s": times})
     for label, (flags, _) in CASES.items():
-        argv = [*CLI, "--threads", "1", "sample", "--run", str(run), "-n", str(n), *flags,
+        threading = [] if threads is None else ["--threads", str(threads)]
+        argv = [*CLI, *threading, "sample", "--run", str(run), "-n", str(n), *flags,
                 "--out", str(scratch / "samples.csv")]
         timed(argv)  # warm-up: the table cache and the OS file cache
         times = [timed(argv) for _ in range(repeats)]
@@ -86,12 +90,12 @@ def whole_commands(run: Path, n: int, repeats: int, scratch: Path) -> list[dict]
     return rows
 
 
-def in_process(run: Path, n: int) -> dict:
+def in_process(run: Path, n: int, threads: int | None) -> dict:
     """Seconds of each part of a case with the model loaded once."""
     import torch
     from crystalgfn.run import load_run, sample_model
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads or os.cpu_count() or 1)
     start = time.perf_counter()
     model = load_run(run)
     parts = {"load_run_s": time.perf_counter() - start, "cases": {}}
@@ -116,10 +120,11 @@ def main() -> None:
     parser.add_argument("--run", type=Path, help="a conditional run (default: 1 step, scratch)")
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, help="torch threads (default: one per core)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "restricted_sampling.json")
     args = parser.parse_args()
-    for name in ("n", "repeats"):
-        if getattr(args, name) < 1:
+    for name in ("n", "repeats", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             parser.error(f"--{name} must be a positive integer, got {getattr(args, name)}")
     if args.run is not None and not (args.run / "checkpoint.pt").is_file():
         parser.error(f"--run {args.run}: no checkpoint.pt there (train one first)")
@@ -128,8 +133,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="crystalgfn-restricted-") as folder:
         scratch = Path(folder)
         run = args.run or one_step_run(scratch)
-        commands = whole_commands(run, args.n, args.repeats, scratch)
-        parts = in_process(run, args.n)
+        commands = whole_commands(run, args.n, args.repeats, args.threads, scratch)
+        parts = in_process(run, args.n, args.threads)
     load_after = os.getloadavg()
 
     result = {
@@ -137,7 +142,8 @@ def main() -> None:
         "run": str(args.run) if args.run else f"{CONFIG.name}, trained 1 step",
         "n": args.n,
         "repeats": args.repeats,
-        "statistic": "median wall-clock seconds of the whole process; one thread",
+        "threads": args.threads or f"one per core ({os.cpu_count()})",
+        "statistic": "median wall-clock seconds of the whole process",
         "commands": commands,
         "in_process": parts,
     }
