@@ -184,9 +184,8 @@ def _print_restriction_quality(quality: dict) -> None:
     (not conditional) run."""
     print(
         f"restricted sampler: effective sample size {quality['ess_fraction']:.1%} of "
-        f"the first {quality['n']} samples, importance-weighted (100 % for a sampler exactly "
-        f"∝ R), "
-        f"log Z estimate {quality['log_z']:.3f}",
+        f"the first {quality['n']} samples, importance-weighted (100 % for a sampler "
+        f"exactly ∝ R), log Z estimate {quality['log_z']:.3f}",
         file=sys.stderr,
     )
     if not quality["conditional"]:

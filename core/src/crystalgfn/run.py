@@ -258,22 +258,22 @@ def sample_model(
     generator = make_generator(seed, model.device)
     quality = None
     with torch.inference_mode():
-        parts = []
+        parts, measured = [], 0
         if restrictions:
             from crystalgfn.conditioning.quality import importance_summary, trajectory_log_weights
             from crystalgfn.sampling import rollout
 
-            measured = rollout(
-                env, model.policy, min(n, QUALITY_SAMPLES), generator, model.device,
-                track_log_probs=True,
+            measured = min(n, QUALITY_SAMPLES)
+            transitions = rollout(
+                env, model.policy, measured, generator, model.device, track_log_probs=True
             )
-            log_w = trajectory_log_weights(env, model.policy, model.reward, measured)
+            log_w = trajectory_log_weights(env, model.policy, model.reward, transitions)
             quality = {
                 **importance_summary(log_w),
                 "conditional": bool(getattr(model.env, "is_conditional", False)),
             }
-            parts.append(measured.done)
-        rest = n - (measured.lengths.shape[0] if parts else 0)
+            parts.append(transitions.done)
+        rest = n - measured
         if rest:
             parts.append(
                 sample_policy(
