@@ -21,6 +21,7 @@ Usage::
 
     python scripts/conditional_cases.py --conditional RUN \\
         --case A=RUN_A --case B=RUN_B ... [--replicate A=RUN_A2 ...] [-n 2000] [--out FILE]
+        [--conditional-replicate RUN2]   (the conditional config trained with another seed)
 """
 
 from __future__ import annotations
@@ -128,6 +129,11 @@ def main() -> None:
     parser.add_argument("--conditional", type=Path, required=True)
     parser.add_argument("--case", action="append", default=[], help="NAME=per-restriction RUN")
     parser.add_argument("--replicate", action="append", default=[], help="NAME=replicate RUN")
+    parser.add_argument(
+        "--conditional-replicate", type=Path,
+        help="the conditional run trained with another seed: its distances measure the "
+        "conditional model's own seed-to-seed noise",
+    )
     parser.add_argument("-n", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path)
@@ -135,6 +141,9 @@ def main() -> None:
     cases, replicates = pairs(args.case, "--case"), pairs(args.replicate, "--replicate")
 
     conditional = run.load_run(args.conditional)
+    conditional_replicate = (
+        run.load_run(args.conditional_replicate) if args.conditional_replicate else None
+    )
     results = {"n": args.n, "conditional_run": str(args.conditional), "cases": {}}
     for name, case_run in cases.items():
         config = RunConfig.from_file(case_run / "config.toml")
@@ -168,6 +177,10 @@ def main() -> None:
             # The replicate as a second reference: a conditional model within noise is about
             # as far from it as from the first.
             row["conditional_vs_replicate"] = distances(drawn.columns, replicate)
+        if conditional_replicate is not None:
+            again = run.sample_model(conditional_replicate, args.n, restriction, seed=args.seed + 4)
+            row["conditional_replicate_vs_conditional"] = distances(again.columns, drawn.columns)
+            row["conditional_replicate_vs_per_restriction"] = distances(again.columns, reference)
         results["cases"][name] = row
         print(name, json.dumps(row, default=str), flush=True)
     if args.out:
