@@ -1,5 +1,7 @@
 """The conditional environment is, row by row, the restricted environment of each row."""
 
+import math
+
 import crystalgfn
 import pytest
 import torch
@@ -202,6 +204,35 @@ def test_importance_weights_estimate_log_z_and_an_exact_sampler_has_full_ess():
     assert 0.2 < summary["ess_fraction"] < 0.9
     equal = importance_summary(torch.full((50,), 1.7, dtype=torch.float64))
     assert equal["ess_fraction"] == pytest.approx(1.0) and equal["log_z"] == pytest.approx(1.7)
+
+
+def test_the_mean_log_weight_is_log_z_minus_the_exact_trajectory_kl():
+    # E[log w] = log Z − KL(P_F ‖ P_B R/Z): the sampled ELBO matches the one computed exactly
+    # over every trajectory, and log mean w − mean log w estimates that KL, which bounds the
+    # KL between the finished objects' distributions from above.
+    from crystalgfn.conditioning.quality import importance_summary, importance_weights
+    from crystalgfn.evaluation import exact_distribution, exact_elbo, target_distribution
+
+    env = crystalgfn.make_env("spacegroup", space_groups="1-40")
+
+    def log_reward(values):
+        return 1.5 * torch.sin(values["spacegroup"].double())
+
+    target, true_log_z = target_distribution(env, log_reward)
+    policy = UniformPolicy(env)
+    trajectory_kl = true_log_z - exact_elbo(env, policy, log_reward)
+    sampled = exact_distribution(env, policy)
+    object_kl = sum(p * math.log(p / target[key]) for key, p in sampled.items() if p > 0)
+    assert trajectory_kl > object_kl + 0.01  # several orders reach one group
+    log_w = importance_weights(
+        env, policy, lambda values: (log_reward(values), {}), 20_000,
+        torch.Generator().manual_seed(0),
+    )
+    summary = importance_summary(log_w)
+    assert abs(summary["elbo"] - (true_log_z - trajectory_kl)) < 4 * summary["elbo_stderr"]
+    assert abs(summary["kl"] - trajectory_kl) < 0.02
+    exact = importance_summary(torch.full((50,), 1.7, dtype=torch.float64))
+    assert exact["kl"] == 0.0 and exact["elbo"] == pytest.approx(1.7)
 
 
 def test_log_uniform_subset_sizes_follow_their_stated_law():

@@ -185,7 +185,8 @@ def _print_restriction_quality(quality: dict) -> None:
     print(
         f"restricted sampler: effective sample size {quality['ess_fraction']:.1%} of "
         f"the first {quality['n']} samples, importance-weighted (100 % for a sampler "
-        f"exactly ∝ R), log Z estimate {quality['log_z']:.3f}",
+        f"exactly ∝ R), log Z estimate {quality['log_z']:.3f}, KL to R/Z estimate "
+        f"{quality['kl']:.2f} nats (0 for an exact sampler)",
         file=sys.stderr,
     )
     if not quality["conditional"]:

@@ -27,6 +27,43 @@ def _value_keys(values: Mapping[str, torch.Tensor]) -> list[tuple]:
     return [tuple(row) for row in flat.tolist()]
 
 
+def _forward_layers(env: Environment, policy: torch.nn.Module, max_states: int):
+    """Walk ``policy``'s trajectories layer by layer, merging equal states.
+
+    Yields, per layer, ``(finished, finished_mass, edges)``: the done states reached with
+    their probabilities, and ``(parents, actions, edge_mass, log_pf, children)`` for the steps
+    out of the states not done (``edge_mass`` is the probability of taking that step,
+    ``log_pf`` the policy's log-probability of it), or ``None`` once none is left."""
+    if not env.is_discrete:
+        raise ValueError(f"exact computations need a discrete environment, got {env!r}")
+    frontier = env.source(1)
+    mass = torch.ones(1, dtype=torch.float64)
+    for _ in range(env.max_steps + 1):
+        done = env.is_done(frontier)
+        finished, finished_mass = select(frontier, done), mass[done]
+        frontier, mass = select(frontier, ~done), mass[~done]
+        if mass.numel() == 0:
+            yield finished, finished_mass, None
+            return
+        mask = env.forward_mask(frontier)
+        log_probs = masked_log_softmax(policy(env.encode(frontier)).logits, mask).double()
+        rows, actions = mask.nonzero(as_tuple=True)
+        parents = select(frontier, rows)
+        children = env.step(parents, actions)
+        edge_log_pf = log_probs[rows, actions]
+        edge_mass = mass[rows] * edge_log_pf.exp()
+        yield finished, finished_mass, (parents, actions, edge_mass, edge_log_pf, children)
+        keys = _keys(children)
+        unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
+        if unique.shape[0] > max_states:
+            raise ValueError(f"more than {max_states} states in one layer; the space is too large")
+        first = torch.full((unique.shape[0],), len(inverse), dtype=torch.long)
+        first.scatter_reduce_(0, inverse, torch.arange(len(inverse)), reduce="amin")
+        frontier = select(children, first)
+        mass = torch.zeros(unique.shape[0], dtype=torch.float64).index_add_(0, inverse, edge_mass)
+    raise RuntimeError(f"{env!r}: trajectories longer than max_steps")
+
+
 @torch.no_grad()
 def exact_distribution(
     env: Environment, policy: torch.nn.Module, max_states: int = 2_000_000
@@ -36,35 +73,38 @@ def exact_distribution(
     Discrete environments only. Raises ``ValueError`` if more than ``max_states`` states are
     reachable in one layer.
     """
-    if not env.is_discrete:
-        raise ValueError(f"exact_distribution needs a discrete environment, got {env!r}")
-    frontier = env.source(1)
-    mass = torch.ones(1, dtype=torch.float64)
     result: dict[tuple, float] = {}
-    for _ in range(env.max_steps + 1):
-        done = env.is_done(frontier)
-        if bool(done.any()):
-            finished = select(frontier, done)
-            finished_keys = _value_keys(env.values(finished))
-            for key, p in zip(finished_keys, mass[done].tolist(), strict=True):
+    for finished, finished_mass, _ in _forward_layers(env, policy, max_states):
+        if finished_mass.numel():
+            keys = _value_keys(env.values(finished))
+            for key, p in zip(keys, finished_mass.tolist(), strict=True):
                 result[key] = result.get(key, 0.0) + p
-        frontier, mass = select(frontier, ~done), mass[~done]
-        if mass.numel() == 0:
-            return result
-        mask = env.forward_mask(frontier)
-        probs = masked_log_softmax(policy(env.encode(frontier)).logits, mask).exp().double()
-        rows, actions = mask.nonzero(as_tuple=True)
-        children = env.step(select(frontier, rows), actions)
-        child_mass = mass[rows] * probs[rows, actions]
-        keys = _keys(children)
-        unique, inverse = torch.unique(keys, dim=0, return_inverse=True)
-        if unique.shape[0] > max_states:
-            raise ValueError(f"more than {max_states} states in one layer; the space is too large")
-        first = torch.full((unique.shape[0],), len(inverse), dtype=torch.long)
-        first.scatter_reduce_(0, inverse, torch.arange(len(inverse)), reduce="amin")
-        frontier = select(children, first)
-        mass = torch.zeros(unique.shape[0], dtype=torch.float64).index_add_(0, inverse, child_mass)
-    raise RuntimeError(f"{env!r}: trajectories longer than max_steps")
+    return result
+
+
+@torch.no_grad()
+def exact_elbo(
+    env: Environment,
+    policy: torch.nn.Module,
+    log_reward: Callable[[Mapping[str, torch.Tensor]], torch.Tensor],
+    max_states: int = 2_000_000,
+) -> float:
+    """E[log w] under ``policy``'s trajectories, computed exactly: log Z minus the KL
+    divergence (nats) from the policy's trajectory distribution to the target's,
+    w = R(x) P_B(τ|x) / P_F(τ) with P_B uniform over parents, as ``crystalgfn sample``
+    weighs trajectories (:mod:`crystalgfn.conditioning.quality`). Discrete environments
+    only; ``log_reward`` maps ``env.values(done)`` to float64 ``(B,)``."""
+    elbo = 0.0
+    for finished, finished_mass, edges in _forward_layers(env, policy, max_states):
+        if finished_mass.numel():
+            log_r = log_reward(env.values(finished)).double() - env.log_label_count(finished)
+            elbo += float((finished_mass * log_r).sum())
+        if edges is not None:
+            _, _, edge_mass, edge_log_pf, children = edges
+            # Uniform backward policy: each step back picks one of the child's parents.
+            parents = env.backward_mask(children).sum(dim=1).double()
+            elbo -= float((edge_mass * (edge_log_pf + parents.log())).sum())
+    return elbo
 
 
 def target_distribution(

@@ -9,6 +9,17 @@ equal exactly when the sampler is ∝ R. Their effective sample size as a share 
 samples, ESS / n = (Σ w)² / (n Σ w²), is 1 for an exact sampler and falls as the sampler
 departs from R/Z; ``log mean w`` estimates log Z. This needs no enumeration, so it works on
 any restriction of any space.
+
+The mean of the log-weights is the sampler's evidence lower bound,
+
+    E[log w] = log Z − KL(P_F ‖ P_B R/Z),
+
+the KL divergence (nats) from the sampler's trajectory distribution to the target's. So
+``log mean w − mean log w`` estimates that divergence (0 for an exact sampler, low for a
+finite sample of heavy-tailed weights, whose log mean falls short of log Z), and two samplers
+of one restriction compare without knowing Z: the difference of their ``elbo`` is the
+difference of their divergences, estimated without bias. Over trajectories the divergence
+bounds the one over finished crystals from above.
 """
 
 from __future__ import annotations
@@ -46,13 +57,27 @@ def trajectory_log_weights(env: Environment, policy, log_reward, transitions) ->
 
 
 def importance_summary(log_w: torch.Tensor) -> dict[str, float]:
-    """``ess_fraction`` (ESS / n, 1 for an exact sampler), ``log_z`` (log mean w) and
-    ``n`` of the log-weights ``log_w``."""
+    """What the log-weights ``log_w`` ``(n,)`` of ``n`` trajectories say about their sampler:
+
+    * ``ess_fraction``: ESS / n, 1 for an exact sampler;
+    * ``log_z``: log mean w, the estimate of log Z;
+    * ``elbo``: mean log w, which estimates log Z − KL (nats), and ``elbo_stderr``, its
+      standard error (NaN for one trajectory);
+    * ``kl``: ``log_z − elbo`` ≥ 0, the estimate of KL(P_F ‖ P_B R/Z) in nats (0 for an
+      exact sampler; biased low for a finite ``n``);
+    * ``n``.
+    """
     n = log_w.shape[0]
     log_sum = torch.logsumexp(log_w, dim=0)
     log_sum_sq = torch.logsumexp(2 * log_w, dim=0)
+    log_z = float(log_sum - math.log(n))
+    elbo = float(log_w.mean())
     return {
         "ess_fraction": float(torch.exp(2 * log_sum - log_sum_sq) / n),
-        "log_z": float(log_sum - math.log(n)),
+        "log_z": log_z,
+        "elbo": elbo,
+        "elbo_stderr": float(log_w.std() / math.sqrt(n)) if n > 1 else math.nan,
+        # Jensen: log mean w ≥ mean log w, so rounding is all that can take it below 0.
+        "kl": max(log_z - elbo, 0.0),
         "n": n,
     }
