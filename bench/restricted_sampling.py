@@ -34,30 +34,30 @@ import tempfile
 import time
 from pathlib import Path
 
-from machine import machine_record
+import tomllib
+from harness import machine_record, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "crystalgfn"]
 CONFIG = ROOT / "configs" / "conditional_cases.toml"
-#: The paper's restricted cases as ``crystalgfn sample`` flags and as restrictions.
-CASES = {
-    "A: Fe, O, <= 10 atoms each": (
-        ["--elements", "Fe,O", "--max-atoms-per-element", "10"],
-        {"elements": ["Fe", "O"], "max_atoms_per_element": 10},
-    ),
-    "B: Li, Mn, O": (["--elements", "Li,Mn,O"], {"elements": ["Li", "Mn", "O"]}),
-    "C: cubic": (["--crystal-systems", "cubic"], {"crystal_systems": "cubic"}),
-    "D: lengths 10-20 A, angles 75-135 deg": (
-        ["--lengths", "10:20", "--angles", "75:135"],
-        {"lengths": (10.0, 20.0), "angles": (75.0, 135.0)},
-    ),
+#: The paper's restricted cases, each read from its per-restriction config's [restrictions].
+CASE_CONFIGS = {
+    "A": "restricted_fe_o", "B": "restricted_li_mn_o", "C": "restricted_cubic",
+    "D": "restricted_lattice",
 }
 
 
-def timed(argv: list[str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+def cases() -> dict[str, tuple[list[str], dict]]:
+    """Each case's label, ``crystalgfn sample`` flags and ``restrict`` keyword arguments."""
+    from crystalgfn.restrictions import as_flags, from_config
+
+    out = {}
+    for letter, name in CASE_CONFIGS.items():
+        table = tomllib.loads((ROOT / "configs" / f"{name}.toml").read_text())["restrictions"]
+        restriction = from_config(table, where=f"configs/{name}.toml [restrictions]")
+        flags = as_flags(restriction)
+        out[f"{letter}: {' '.join(flags)}"] = (flags, restriction)
+    return out
 
 
 def one_step_run(scratch: Path) -> Path:
@@ -78,7 +78,7 @@ def whole_commands(
     times = [timed(floor) for _ in range(repeats)]
     rows.append({"command": "python -c 'import torch'", "median_s": statistics.median(times),
                  "all_s": times})
-    for label, (flags, _) in CASES.items():
+    for label, (flags, _) in cases().items():
         threading = [] if threads is None else ["--threads", str(threads)]
         argv = [*CLI, *threading, "sample", "--run", str(run), "-n", str(n), *flags,
                 "--out", str(scratch / "samples.csv")]
@@ -99,7 +99,7 @@ def in_process(run: Path, n: int, threads: int | None) -> dict:
     start = time.perf_counter()
     model = load_run(run)
     parts = {"load_run_s": time.perf_counter() - start, "cases": {}}
-    for label, (_, restriction) in CASES.items():
+    for label, (_, restriction) in cases().items():
         start = time.perf_counter()
         model.env.restrict(**restriction)  # built once: sample_model below finds it memoised
         built = time.perf_counter()

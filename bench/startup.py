@@ -26,10 +26,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from machine import machine_record
+from harness import machine_record, timed
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "crystalgfn"]
@@ -53,11 +52,9 @@ def commands(run: Path, scratch: Path) -> dict[str, list[str]]:
     }
 
 
-def timed(argv: list[str], cache: Path) -> float:
-    env = {**os.environ, "CRYSTALGFN_CACHE_DIR": str(cache)}
-    start = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - start
+def timed_with_cache(argv: list[str], cache: Path) -> float:
+    """Seconds of ``argv`` with its table cache in ``cache``."""
+    return timed(argv, {"CRYSTALGFN_CACHE_DIR": str(cache)})
 
 
 def train_run(scratch: Path) -> Path:
@@ -83,12 +80,12 @@ def main() -> None:
     rows = []
     for label, argv in commands(run, scratch).items():
         warm_cache = scratch / f"warm-{len(rows)}"
-        timed(argv, warm_cache)  # untimed warm-up: fills the cache and the OS file cache
-        warm = [timed(argv, warm_cache) for _ in range(args.repeats)]
+        timed_with_cache(argv, warm_cache)  # untimed warm-up: fills the cache and the OS file cache
+        warm = [timed_with_cache(argv, warm_cache) for _ in range(args.repeats)]
         cold = []
         for repeat in range(args.repeats):
             cold_cache = scratch / f"cold-{len(rows)}-{repeat}"
-            cold.append(timed(argv, cold_cache))
+            cold.append(timed_with_cache(argv, cold_cache))
             shutil.rmtree(cold_cache, ignore_errors=True)
         row = {
             "command": label,

@@ -13,7 +13,10 @@ For each case (a per-restriction run, trained with ``[restrictions]`` from
 
 and compares their distributions: formation energy (the proxy's mean; KS statistic and
 medians), elements present (total variation of the element frequencies), space groups and
-crystal systems (TV of the histograms), lattice lengths a, b, c pooled (KS). Whether each
+crystal systems (TV of the histograms), lattice lengths a, b, c pooled (KS); and, against R/Z
+itself rather than another model, each model's KL divergence to R/Z on the restriction
+(``divergence_to_target``: from ``-n`` trajectories of its own, importance-weighted; see
+``crystalgfn.conditioning.quality``). Whether each
 sample satisfies its restriction is checked from its table row (elements, counts, crystal
 system, lengths and free angles), not by the environment's own validity checks.
 
@@ -35,6 +38,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import torch
 from crystalgfn import run
 from crystalgfn.conditioning.quality import importance_summary, importance_weights
 from crystalgfn.config import RunConfig
@@ -114,6 +118,45 @@ def distances(x, y) -> dict:
     }
 
 
+def weights(model, restriction: dict | None, n: int, seed: int):
+    """Log-weights ``log w`` of ``n`` trajectories of ``model`` on ``restriction`` (``None``:
+    the model's own space)."""
+    env = model.env.restrict(**restriction) if restriction else model.env
+    return importance_weights(
+        env, model.policy, model.reward, n, make_generator(seed, model.device), model.device
+    )
+
+
+def divergences(log_ws: dict) -> dict:
+    """How far each model is from R/Z on one restriction, from its own trajectories.
+
+    ``log_ws`` maps a model's role to its log-weights. Per model: ``elbo`` (mean log w = log Z
+    − KL, nats) with its standard error, and ``kl_lower`` = log Ẑ − elbo, where log Ẑ is the
+    log mean of every model's weights pooled (each weight has mean Z whatever its sampler, so
+    the pooled mean is the better estimate; the log of a mean of heavy-tailed weights falls
+    short of log Z, so these are lower bounds). ``kl_minus_per_restriction``: each model's KL
+    minus the per-restriction model's, ``elbo`` difference, which needs no estimate of Z
+    (positive: further from R/Z than the per-restriction model), with its standard error."""
+    pooled = torch.cat(list(log_ws.values()))
+    log_z = float(torch.logsumexp(pooled, dim=0) - math.log(pooled.shape[0]))
+    summaries = {role: importance_summary(log_w) for role, log_w in log_ws.items()}
+    reference = summaries["per_restriction"]
+    out = {"log_z_pooled": log_z, "n": {role: s["n"] for role, s in summaries.items()}}
+    for role, summary in summaries.items():
+        out[role] = {
+            "elbo": summary["elbo"],
+            "elbo_stderr": summary["elbo_stderr"],
+            "kl_lower": log_z - summary["elbo"],
+            "ess_fraction": summary["ess_fraction"],
+        }
+        if role != "per_restriction":
+            out[role]["kl_minus_per_restriction"] = reference["elbo"] - summary["elbo"]
+            out[role]["kl_minus_per_restriction_stderr"] = math.hypot(
+                reference["elbo_stderr"], summary["elbo_stderr"]
+            )
+    return out
+
+
 def pairs(values: list[str], flag: str) -> dict[str, Path]:
     out = {}
     for value in values:
@@ -171,16 +214,27 @@ def main() -> None:
             "conditional_vs_per_restriction": distances(drawn.columns, reference),
             "ks_critical_0.05": ks_critical(args.n, args.n),
         }
+        # The target-referenced measure: each model's KL to R/Z from n trajectories of its own.
+        log_ws = {
+            "conditional": weights(conditional, restriction, args.n, args.seed + 5),
+            "per_restriction": weights(own, None, args.n, args.seed + 6),
+        }
         if name in replicates:
-            replicate = run.sample(replicates[name], args.n, seed=args.seed + 2)[2]
+            replicate_model = run.load_run(replicates[name])
+            replicate = run.sample_model(replicate_model, args.n, seed=args.seed + 2).columns
             row["replicate_vs_per_restriction"] = distances(replicate, reference)
             # The replicate as a second reference: a conditional model within noise is about
             # as far from it as from the first.
             row["conditional_vs_replicate"] = distances(drawn.columns, replicate)
+            log_ws["replicate"] = weights(replicate_model, None, args.n, args.seed + 7)
         if conditional_replicate is not None:
             again = run.sample_model(conditional_replicate, args.n, restriction, seed=args.seed + 4)
             row["conditional_replicate_vs_conditional"] = distances(again.columns, drawn.columns)
             row["conditional_replicate_vs_per_restriction"] = distances(again.columns, reference)
+            log_ws["conditional_replicate"] = weights(
+                conditional_replicate, restriction, args.n, args.seed + 8
+            )
+        row["divergence_to_target"] = divergences(log_ws)
         results["cases"][name] = row
         print(name, json.dumps(row, default=str), flush=True)
     if args.out:

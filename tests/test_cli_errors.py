@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from crystalgfn.cli import main
 from crystalgfn.compose import make_env
 from crystalgfn.errors import UnknownNameError
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path):
@@ -72,3 +75,38 @@ def test_threads_default_to_every_core_for_sample_only(tmp_path, monkeypatch, ar
     monkeypatch.setattr(cli, "_usable_cores", lambda: 7)
     main([*argv, "--out", str(tmp_path / "out")])
     assert calls == [7 if expected == "cores" else expected]
+
+
+@pytest.mark.parametrize("case", sorted(p.stem for p in CONFIGS.glob("restricted_*.toml")))
+def test_a_configs_restrictions_as_flags_read_back_to_the_same_restrictions(case):
+    """``as_flags`` is the inverse of the flags' parsing: the paper's cases A–D, given in a
+    run config's ``[restrictions]``, reach ``restrict`` the same way as command-line flags."""
+    import argparse
+
+    import tomllib
+    from crystalgfn.restrictions import (
+        add_restriction_arguments,
+        as_flags,
+        from_config,
+        restrictions_from_args,
+    )
+
+    table = tomllib.loads((CONFIGS / f"{case}.toml").read_text())["restrictions"]
+    restrictions = from_config(table)
+    parser = argparse.ArgumentParser()
+    add_restriction_arguments(parser)
+    argv = as_flags(restrictions)
+    read_back = restrictions_from_args(parser.parse_args(argv))
+
+    def lists(given):  # a TOML array and a parsed range (a tuple) are the same restriction
+        return {k: list(v) if isinstance(v, (list, tuple)) else v for k, v in given.items()}
+
+    assert lists(read_back) == lists(restrictions), argv
+
+
+def test_as_flags_names_an_undeclared_restriction():
+    from crystalgfn.errors import ConfigError
+    from crystalgfn.restrictions import as_flags
+
+    with pytest.raises(ConfigError, match=r"restriction 'colour' is not declared .*'elements'"):
+        as_flags({"colour": "red"})

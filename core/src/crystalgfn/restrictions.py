@@ -69,6 +69,34 @@ class Restriction:
         return value
 
 
+    def format(self, value) -> str:
+        """The flag's text for the ``restrict`` keyword value ``value``: the inverse of
+        :meth:`parse` (``["Fe", "O"]`` -> ``"Fe,O"``, ``(10.0, 20.0)`` -> ``"10:20"``)."""
+        if self.kind == "list" and not isinstance(value, str):
+            return ",".join(str(item) for item in value)
+        if self.kind == "range" and not isinstance(value, str):
+            low, high = value
+            return f"{float(low):g}:{float(high):g}"
+        return str(value)
+
+
+def as_flags(restrictions: Mapping) -> list[str]:
+    """The command-line arguments that give ``restrictions`` (``restrict`` keyword
+    arguments, e.g. from :func:`from_config`) to ``crystalgfn sample``:
+    ``{"elements": ["Fe", "O"]}`` -> ``["--elements", "Fe,O"]``. A name no installed
+    environment declares is a :class:`ConfigError`."""
+    declared = {restriction.name: restriction for restriction, _ in declared_restrictions()}
+    argv = []
+    for name, value in restrictions.items():
+        if name not in declared:
+            raise ConfigError(
+                f"restriction {name!r} is not declared by any installed environment; "
+                f"declared: {sorted(declared)}"
+            )
+        argv += [declared[name].flag, declared[name].format(value)]
+    return argv
+
+
 def check_restrictions(restrictions: object, what: str, distribution: str) -> tuple:
     """``restrictions`` as a tuple of :class:`Restriction`, or :class:`PluginLoadError`."""
     if isinstance(restrictions, (str, Restriction)) or not isinstance(restrictions, Iterable):
