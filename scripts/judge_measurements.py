@@ -41,10 +41,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from crystalgfn_composition.env import PAPER_ELEMENTS
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared" / "data" / "mp_mtcgcnn_cifs.tar.gz"
 OUT = ROOT / "docs" / "results" / "judge"
-PAPER_ELEMENTS = "H Li B C N O F Na Mg Al Si P S Cl K V Mn Fe Co Ni Cu Se".split()
 CRYSTALGFN = [sys.executable, "-m", "crystalgfn"]
 
 

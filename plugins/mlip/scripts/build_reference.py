@@ -50,10 +50,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from crystalgfn_composition.env import PAPER_ELEMENTS
+
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "plugins" / "mlip" / "src" / "crystalgfn_mlip" / "data"
 SOURCE = ROOT.parent / "shared" / "data" / "mp_mtcgcnn_cifs.tar.gz"
-PAPER_ELEMENTS = "H Li B C N O F Na Mg Al Si P S Cl K V Mn Fe Co Ni Cu Se".split()
 #: bond lengths (Å) of the diatomic molecules whose crystals are searched
 DIATOMIC = {"H": 0.74, "O": 1.21, "F": 1.42, "N": 1.10, "Cl": 1.99}
 RANDOM_TRIALS = 6
