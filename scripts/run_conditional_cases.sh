@@ -10,6 +10,9 @@
 #   (the longer run of docs/training.md: the conditional config's steps, pool and per_batch
 #   overridden; its runs and JSON are named after them: conditional-6000x128x8, and
 #   docs/results/conditional_cases-6000x128x8.json)
+#        OWN_STEPS=2000 STEPS=2000 CONFIG=configs/conditional_cases.toml bash scripts/run_conditional_cases.sh
+#   (the per-restriction models and their replicates trained 2,000 steps too, runs A-2000,
+#   A-2000-seed1, ...; the JSON's name ends in -own2000)
 #        CONFIG=configs/conditional_cases.toml bash scripts/run_conditional_cases.sh
 #   (another conditional config, e.g. the one trained on A-D by name; its run and JSON are
 #   named after it: conditional_cases, docs/results/conditional_cases-conditional_cases.json)
@@ -61,15 +64,29 @@ if [ -n "${STEPS:-}${POOL:-}${PER_BATCH:-}" ]; then
   done
 fi
 train "$config" "$out/$conditional"
+own_steps="${OWN_STEPS:-}"
+case "$own_steps" in
+  '') ;;
+  0|*[!0-9]*) echo "OWN_STEPS=$own_steps: expected a positive integer" >&2; exit 2 ;;
+  *) result="${result%.json}-own$own_steps.json" ;;
+esac
 flags=()
 for name in A B C D; do
   config="configs/${cases[$name]}.toml"
-  train "$config" "$out/$name"
+  own="$name"
+  if [ -n "$own_steps" ]; then
+    # The per-restriction models trained OWN_STEPS steps instead of their config's.
+    own="$name-$own_steps"
+    sed "s/^steps = [0-9]*$/steps = $own_steps/" "$config" > "$out/$own.toml"
+    grep -qx "steps = $own_steps" "$out/$own.toml" || { echo "no 'steps =' line in $config" >&2; exit 1; }
+    config="$out/$own.toml"
+  fi
+  train "$config" "$out/$own"
   # The replicate: the same config with seed 1 instead of 0.
-  sed 's/^seed = 0$/seed = 1/' "$config" > "$out/$name-seed1.toml"
-  grep -q '^seed = 1$' "$out/$name-seed1.toml" || { echo "no 'seed = 0' line in $config" >&2; exit 1; }
-  train "$out/$name-seed1.toml" "$out/$name-seed1"
-  flags+=(--case "$name=$out/$name" --replicate "$name=$out/$name-seed1")
+  sed 's/^seed = 0$/seed = 1/' "$config" > "$out/$own-seed1.toml"
+  grep -q '^seed = 1$' "$out/$own-seed1.toml" || { echo "no 'seed = 0' line in $config" >&2; exit 1; }
+  train "$out/$own-seed1.toml" "$out/$own-seed1"
+  flags+=(--case "$name=$out/$own" --replicate "$name=$out/$own-seed1")
 done
 .venv/bin/python scripts/conditional_cases.py --conditional "$out/$conditional" "${flags[@]}" \
   -n "$n" --out "$result"
