@@ -233,6 +233,11 @@ def test_the_mean_log_weight_is_log_z_minus_the_exact_trajectory_kl():
     assert abs(summary["kl"] - trajectory_kl) < 0.02
     exact = importance_summary(torch.full((50,), 1.7, dtype=torch.float64))
     assert exact["kl"] == 0.0 and exact["elbo"] == pytest.approx(1.7)
+    # Weighed with a uniform P_B, a learned backward policy's ELBO would be wrong: refused.
+    from crystalgfn.policy import MLPPolicy
+
+    with pytest.raises(ValueError, match="uniform backward policy"):
+        exact_elbo(env, MLPPolicy(env, hidden=8, layers=1, learn_backward=True), log_reward)
 
 
 def test_log_uniform_subset_sizes_follow_their_stated_law():

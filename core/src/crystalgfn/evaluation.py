@@ -93,7 +93,13 @@ def exact_elbo(
     divergence (nats) from the policy's trajectory distribution to the target's,
     w = R(x) P_B(τ|x) / P_F(τ) with P_B uniform over parents, as ``crystalgfn sample``
     weighs trajectories (:mod:`crystalgfn.conditioning.quality`). Discrete environments
-    only; ``log_reward`` maps ``env.values(done)`` to float64 ``(B,)``."""
+    only; ``log_reward`` maps ``env.values(done)`` to float64 ``(B,)``. A policy with a
+    learned backward head is refused (its P_B is not the uniform one computed here)."""
+    if "backward_logits" in getattr(policy, "outputs", frozenset()):
+        raise ValueError(
+            "exact_elbo weighs trajectories with the uniform backward policy; this policy "
+            "learns its own (backward_logits)"
+        )
     elbo = 0.0
     for finished, finished_mass, edges in _forward_layers(env, policy, max_states):
         if finished_mass.numel():
@@ -103,7 +109,9 @@ def exact_elbo(
             _, _, edge_mass, edge_log_pf, children = edges
             # Uniform backward policy: each step back picks one of the child's parents.
             parents = env.backward_mask(children).sum(dim=1).double()
-            elbo -= float((edge_mass * (edge_log_pf + parents.log())).sum())
+            # A step the policy never takes (probability 0) contributes nothing, not 0 · -inf.
+            taken = edge_mass > 0
+            elbo -= float((edge_mass[taken] * (edge_log_pf[taken] + parents[taken].log())).sum())
     return elbo
 
 

@@ -68,7 +68,6 @@ class Restriction:
             return parse_range(str(value), self.flag)
         return value
 
-
     def format(self, value) -> str:
         """The flag's text for the ``restrict`` keyword value ``value``: the inverse of
         :meth:`parse` (``["Fe", "O"]`` -> ``"Fe,O"``, ``(10.0, 20.0)`` -> ``"10:20"``)."""

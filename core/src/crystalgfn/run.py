@@ -228,8 +228,8 @@ class Samples:
     """What :func:`sample_model` returns.
 
     ``quality``: for a restricted sample, the importance-weight check of
-    :mod:`crystalgfn.conditioning.quality` (``ess_fraction``, ``log_z``, ``elbo``, ``kl``, ...) and
-    ``conditional`` (whether the run was trained conditioned on the restrictions);
+    :mod:`crystalgfn.conditioning.quality` (``ess_fraction``, ``log_z``, ``elbo``, ``kl``,
+    ...) and ``conditional`` (whether the run was trained conditioned on the restrictions);
     ``None`` without restrictions."""
 
     env: Environment
