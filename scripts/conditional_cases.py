@@ -196,10 +196,7 @@ def main() -> None:
         seconds = time.perf_counter() - start
         own = run.load_run(case_run)
         reference = run.sample_model(own, args.n, seed=args.seed + 1).columns
-        own_log_w = importance_weights(
-            own.env, own.policy, own.reward, run.QUALITY_SAMPLES,
-            make_generator(args.seed + 3, own.device), own.device,
-        )
+        own_log_w = weights(own, None, run.QUALITY_SAMPLES, args.seed + 3)
         row = {
             "restriction": restriction,
             "trained_on": bool(conditional.env.trained_on(restriction)),
