@@ -5,12 +5,9 @@ become command-line flags, and a sampler trained on a stack including it samples
 from __future__ import annotations
 
 import csv
-import importlib
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import crystalgfn
 import pytest
@@ -21,26 +18,19 @@ from crystalgfn.evaluation import (
     target_distribution,
     total_variation,
 )
-from crystalgfn.plugins import get_plugins, reset_plugins
+from crystalgfn.plugins import get_plugins
 from crystalgfn.testing import check_env, rollout_uniform
 from crystalgfn.trainer import TrainSettings
+from installed_examples import installed_examples, subprocess_env
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "crystalgfn-formula-units"
 PACKAGE = "crystalgfn-formula-units"
-PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    source = tmp_path_factory.mktemp("example") / EXAMPLE.name
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("*.egg-info", "build"))
-    subprocess.run([*PIP, "install", "--no-deps", "--no-build-isolation", str(source)], check=True)
-    importlib.invalidate_caches()
-    reset_plugins()
-    yield
-    subprocess.run([*PIP, "uninstall", "--yes", PACKAGE], check=True)
-    importlib.invalidate_caches()
-    reset_plugins()
+    """The directory the example is installed in (for a subprocess's PYTHONPATH)."""
+    with installed_examples(tmp_path_factory.mktemp("example"), PACKAGE) as target:
+        yield target
 
 
 def test_the_example_registers_by_reference_with_its_restrictions(installed, capsys):
@@ -52,7 +42,7 @@ def test_the_example_registers_by_reference_with_its_restrictions(installed, cap
         "import sys; import crystalgfn_formula_units.plugin; "
         "assert 'torch' not in sys.modules, 'the plugin module imported torch'"
     )
-    subprocess.run([sys.executable, "-c", code], check=True)
+    subprocess.run([sys.executable, "-c", code], check=True, env=subprocess_env(installed))
     from crystalgfn.cli import main
 
     assert main(["plugins", "--json"]) == 0

@@ -3,12 +3,7 @@ name, as a user's plugins would be: a run trained with them samples ∝ R exactl
 
 from __future__ import annotations
 
-import importlib
 import json
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import attrs
 import crystalgfn
@@ -20,30 +15,18 @@ from crystalgfn.evaluation import (
     target_distribution,
     total_variation,
 )
-from crystalgfn.plugins import get_plugins, reset_plugins
+from crystalgfn.plugins import get_plugins
 from crystalgfn.testing import check_loss
 from crystalgfn.trainer import TrainSettings
+from installed_examples import installed_examples
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 PACKAGES = ("crystalgfn-logcosh-loss", "crystalgfn-linear-policy")
-PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
-    root = tmp_path_factory.mktemp("examples")
-    for package in PACKAGES:
-        shutil.copytree(EXAMPLES / package, root / package)
-        subprocess.run(
-            [*PIP, "install", "--no-deps", "--no-build-isolation", str(root / package)],
-            check=True,
-        )
-    importlib.invalidate_caches()
-    reset_plugins()
-    yield
-    subprocess.run([*PIP, "uninstall", "--yes", *PACKAGES], check=True)
-    importlib.invalidate_caches()
-    reset_plugins()
+    with installed_examples(tmp_path_factory.mktemp("examples"), *PACKAGES):
+        yield
 
 
 def _space():
