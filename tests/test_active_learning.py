@@ -337,6 +337,7 @@ def test_stopped_by_the_budget_then_extended_gives_the_same_rounds(uninterrupted
     _same(_comparable(tmp_path / "out"), _comparable(out))
 
 
+@pytest.mark.slow(seconds=30)
 def test_kill_9_mid_round_then_resume_gives_the_same_result(uninterrupted, tmp_path):
     out, _ = uninterrupted
     path = write_configs(tmp_path)

@@ -41,7 +41,7 @@ def test_every_space_group_finishes_with_valid_crystals(crystal_env):
     assert check_crystals(values) == {"smact": 0, "wyckoff": 0, "lattice": 0}
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=30)
 def test_ten_thousand_uniform_samples_are_all_valid(crystal_env):
     done = rollout(
         crystal_env, UniformPolicy(crystal_env), 10_000, torch.Generator().manual_seed(1),

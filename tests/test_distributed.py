@@ -34,7 +34,7 @@ def test_two_processes_train_one_model(tmp_path):
     assert steps == list(range(1, 41)), "only rank 0 writes metrics, once per step"
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=40)
 def test_distributed_resume_matches_an_uninterrupted_run(tmp_path):
     torchrun(2, "--config", str(CONFIG), "--out", str(tmp_path / "straight"), "--steps", "20")
     torchrun(2, "--config", str(CONFIG), "--out", str(tmp_path / "split"), "--steps", "10")

@@ -27,7 +27,7 @@ def one_thread():
     torch.set_num_threads(previous)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=60)
 @pytest.mark.parametrize("loss", ["tb", "db", "subtb"])
 @pytest.mark.parametrize("case", list(CASES))
 def test_sampler_matches_reward(case, loss):
@@ -47,7 +47,7 @@ def test_other_losses_on_space_groups(loss):
     ), result
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=130)
 def test_restricted_sampling_masking_is_biased_and_training_with_the_restriction_is_not():
     """Masking a policy trained on Li-Fe-O to Li-Fe at sampling time does not sample ∝ R on
     Li-Fe (measured: TV ≈ 0.5); training with the restriction does."""
@@ -111,7 +111,7 @@ def test_continuous_lattice_target_is_matched():
     assert abs(trainer.learned_log_z() - true_log_z) <= 0.05
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=380)
 def test_one_conditional_model_follows_every_restriction_it_was_trained_on():
     """One conditional model (space-group subsets x atom bound on the 12-group Li-O stack),
     trained once over 24 restrictions, matches R/Z restricted exactly on them, and is far
@@ -138,7 +138,7 @@ def test_one_conditional_model_follows_every_restriction_it_was_trained_on():
     assert unseen_tv[len(unseen_tv) // 2] <= 0.15, unseen_tv
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=95)
 def test_one_conditional_model_samples_exactly_on_20_crystal_system_subsets_it_never_saw():
     """The issue's bar, on restrictions never drawn in training: one conditional model over
     the crystal systems (26 groups spanning all 7; any of the 127 subsets), trained once on a
@@ -161,7 +161,7 @@ def test_one_conditional_model_samples_exactly_on_20_crystal_system_subsets_it_n
         assert abs(r["log_z"] - r["true_log_z"]) <= 0.05, r
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=520)
 def test_one_conditional_lattice_model_passes_ks_on_unseen_length_ranges():
     """One conditional cubic lattice (a ~ normal(4, 0.8) truncated to [2, 8] Å, conditioned on
     the length range), trained once over 512 ranges: on length ranges it never saw, the

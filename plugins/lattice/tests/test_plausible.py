@@ -113,7 +113,7 @@ def test_restricting_keeps_the_envelope():
     assert isinstance(env, PlausibleLatticeEnv) and env.lengths == (10.0, 20.0)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=95)
 def test_sampler_is_proportional_to_the_reward_on_the_plausible_space():
     """composition (Li, O, ≤ 3 atoms each) + cubic lattice 3-8 Å inside the envelope, with a
     reward of the composition only: each composition's lattice region has probability 1
