@@ -10,6 +10,9 @@
 #   (the longer run of docs/training.md: the conditional config's steps, pool and per_batch
 #   overridden; its runs and JSON are named after them: conditional-6000x128x8, and
 #   docs/results/conditional_cases-6000x128x8.json)
+#        HIDDEN=512 CONFIG=configs/conditional_cases.toml bash scripts/run_conditional_cases.sh
+#   (the conditional model's hidden layers HIDDEN wide instead of the default 256; its run and
+#   JSON names gain -h512)
 #        OWN_STEPS=2000 STEPS=2000 CONFIG=configs/conditional_cases.toml bash scripts/run_conditional_cases.sh
 #   (the per-restriction models and their replicates trained 2,000 steps too, runs A-2000,
 #   A-2000-seed1, ...; the JSON's name ends in -own2000)
@@ -63,6 +66,20 @@ if [ -n "${STEPS:-}${POOL:-}${PER_BATCH:-}" ]; then
     grep -qx "$line" "$config" || { echo "could not set '$line' in $given" >&2; exit 1; }
   done
 fi
+hidden="${HIDDEN:-}"
+case "$hidden" in
+  '') ;;
+  0|*[!0-9]*) echo "HIDDEN=$hidden: expected a positive integer" >&2; exit 2 ;;
+  *)
+    grep -q '^hidden = ' "$config" && { echo "$config sets hidden already" >&2; exit 2; }
+    # A top-level key, so it goes before the first table.
+    awk -v line="hidden = $hidden" '!done && /^\[/ { print line; print ""; done = 1 } { print }' \
+      "$config" > "$out/$conditional-h$hidden.toml"
+    conditional="$conditional-h$hidden"
+    config="$out/$conditional.toml"
+    result="${result%.json}-h$hidden.json"
+    ;;
+esac
 train "$config" "$out/$conditional"
 own_steps="${OWN_STEPS:-}"
 case "$own_steps" in
