@@ -120,6 +120,14 @@ def test_restrictions_outside_the_family_or_its_domain_are_refused_by_name(stack
          r"include\[0\] = .*not on \['max_atoms_per_element'\]"),
         ({"restrictions": ["elements"], "include": [{"elements": ["Li"]}], "pool": 1},
          "pool = 1 cannot hold the unrestricted space and the 1 included"),
+        ({"restrictions": ["elements"], "include": [{"elements": ["Li"], "weight": 0}]},
+         r"include\[0\] weight must be a positive number, got 0"),
+        ({"restrictions": ["elements"], "include": [{"elements": ["Li"], "weight": "2"}]},
+         r"include\[0\] weight must be a positive number, got '2'"),
+        ({"restrictions": ["elements"], "include": [{"weight": 2.0}]},
+         r"include\[0\] must be a non-empty table of restrictions"),
+        ({"restrictions": ["elements"], "include": [{"elements": "Li"}, {"elements": ["Li"]}]},
+         r"include\[1\] = .* repeats an earlier entry"),
     ],
 )
 def test_bad_conditioning_tables_are_named(table, message):
@@ -166,6 +174,25 @@ def test_included_restrictions_lead_the_pool_and_the_rest_is_drawn():
     assert [env.family.key(env.restriction(i)) for i in env.pool[3:]] == [
         key for key in drawn_keys if key not in included
     ][:3]
+
+
+def test_an_included_weight_multiplies_its_share_of_a_batch():
+    base = crystalgfn.make_env("composition", elements=["Li", "Fe", "O"], max_atoms_per_element=3)
+    table = {"restrictions": ["elements"], "pool": 3, "per_batch": 3}
+    include = [{"elements": "Fe,O", "weight": 3}, {"elements": "Li,O"}]
+    env = conditional_env(base, {**table, "include": include})
+    tags = env.training_source(40_000, generator=torch.Generator().manual_seed(0))["restriction"]
+    counts = torch.bincount(tags, minlength=3).double() / tags.numel()
+    # The unrestricted space and Li-O at 1/5 each, Fe-O at 3/5 (±0.01: 4 standard errors).
+    assert torch.allclose(counts[env.pool], torch.tensor([0.2, 0.6, 0.2], dtype=torch.float64),
+                          atol=0.01)
+    assert bool((tags[1:] >= tags[:-1]).all())  # sorted: one slice per restriction
+    # Without weights every restriction of the batch gets a third.
+    unweighted = [{"elements": "Fe,O"}, {"elements": "Li,O"}]
+    plain = conditional_env(base, {**table, "include": unweighted})
+    uniform = plain.training_source(40_000, generator=torch.Generator().manual_seed(0))
+    counts = torch.bincount(uniform["restriction"], minlength=3).double() / 40_000
+    assert torch.allclose(counts, torch.full((3,), 1 / 3, dtype=torch.float64), atol=0.01)
 
 
 def test_an_included_restriction_that_cannot_be_built_is_named_with_the_pool():
@@ -382,3 +409,33 @@ def test_the_replay_buffer_keeps_the_best_states_of_each_restriction(stack):
     replayed = buffer.sample(200, torch.Generator().manual_seed(0), some)
     assert set(replayed["restriction"].tolist()) == set(some.tolist())
     assert buffer.sample(5, torch.Generator().manual_seed(0), torch.tensor([10_000])) is None
+
+
+@pytest.mark.parametrize("restriction", [{"lengths": (3.0, 6.0)}, {"angles": (80.0, 120.0)}])
+def test_a_restriction_free_sampler_draws_the_same_parameters_restricted_or_not(restriction):
+    """``restriction_free_params`` lets a conditional space draw every restriction's rows in
+    one call; it is only true if each restricted copy draws what the base draws."""
+    base = crystalgfn.make_env("lattice")
+    restricted = base.restrict(**restriction)
+    assert base.restriction_free_params and restricted.restriction_free_params
+    state = base.source(256)
+    state["system"] = torch.arange(256) % 7  # every system but the unset one
+    actions = torch.zeros(256, dtype=torch.long)
+    raw = torch.randn(256, base.n_param_outputs, generator=torch.Generator().manual_seed(2))
+    drawn = [
+        env.sample_params(state, actions, raw, torch.Generator().manual_seed(5))
+        for env in (base, restricted)
+    ]
+    assert torch.equal(*drawn)
+
+
+def test_a_stack_draws_restriction_free_only_if_every_continuous_part_does(monkeypatch):
+    from crystalgfn_lattice.env import LatticeEnv
+
+    crystal = crystalgfn.make_env("crystal")
+    assert crystal.restriction_free_params
+    monkeypatch.setattr(LatticeEnv, "restriction_free_params", False)
+    assert not crystal.restriction_free_params
+    # A conditional space then draws per restriction (the exact default).
+    env = conditional_env(crystal, {"restrictions": ["lengths"]})
+    assert not env.base.restriction_free_params

@@ -318,6 +318,12 @@ class Stack(Environment):
                     start = self.param_output_offsets[index]
                     yield index, part, rows, slice(start, start + part.n_param_outputs)
 
+    @property
+    def restriction_free_params(self) -> bool:
+        """Every part with continuous actions draws them the same in every restricted copy:
+        a restricted stack keeps the parts' layout and restricts each part."""
+        return all(part.restriction_free_params for part in self.parts if part.n_params)
+
     def sample_params(
         self, state: State, actions: torch.Tensor, raw: torch.Tensor, generator=None
     ) -> torch.Tensor:

@@ -215,9 +215,10 @@ def conditional_env(env: Environment, table: Mapping) -> Environment:
         share = 0.5      # chance that a drawn restriction restricts each name
         seed = 0         # seeds the draw of the pool
         hide_settled = true  # hide a restriction from the policy where it is settled
-        include = [{elements = ["Fe", "O"]}]  # always in the pool (they count towards it)
+        include = [{elements = ["Fe", "O"], weight = 2}]  # always in the pool (counted)
 
-    Each ``include`` entry is read as a ``[restrictions]`` table.
+    Each ``include`` entry is read as a ``[restrictions]`` table, but for its optional
+    ``weight``: the relative chance of its trajectories in a batch (1 when absent).
     """
     from crystalgfn.conditioning import ConditionalEnv, RestrictionFamily
     from crystalgfn.restrictions import from_config

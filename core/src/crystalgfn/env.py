@@ -50,6 +50,12 @@ class Environment(ABC):
     n_params: int = 0
     #: Raw policy outputs the continuous head needs per state (0 if discrete).
     n_param_outputs: int = 0
+    #: True when :meth:`sample_params` is the same function in every :meth:`restrict` copy:
+    #: the restriction changes what the drawn parameters mean (e.g. the range a unit value
+    #: maps to), not how they are drawn from ``raw`` and the state. A conditional space then
+    #: draws the parameters of all its restrictions' rows in one call instead of one call per
+    #: restriction. False, the default, is always exact.
+    restriction_free_params: ClassVar[bool] = False
 
     @property
     def is_discrete(self) -> bool:

@@ -17,6 +17,7 @@ width), as :meth:`Environment.restrict` promises.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping, Sequence
 
 import torch
@@ -28,6 +29,8 @@ from crystalgfn.states import State, select
 
 #: The state key holding each row's restriction index.
 KEY = "restriction"
+#: The key of an ``include`` entry that weights its trajectories (not a restriction).
+WEIGHT = "weight"
 
 
 class ConditionalEnv(Environment):
@@ -42,7 +45,10 @@ class ConditionalEnv(Environment):
         seed: seeds the draw of the pool.
         include: restrictions (``restrict`` keyword arguments) that are always in the pool,
             ahead of the drawn ones: the ones a user knows they will sample. They count
-            towards ``pool``.
+            towards ``pool``. An entry may carry a ``weight`` (a positive number, 1 when
+            absent): a batch that mixes it gives its trajectories ``weight`` times the chance
+            of every other restriction's, for a case the model learns more slowly than the
+            rest.
         hide_settled: zero a restriction's features at the states where the base declares it
             settled (:meth:`Environment.settled_restrictions`), so that the policy learns
             those states once for every restriction. A run's checkpoint records it: runs
@@ -91,7 +97,9 @@ class ConditionalEnv(Environment):
         self._feature_rows: list[list[float]] = []
         self._features: dict[str, torch.Tensor] = {}
         self.index_of({})  # 0: the unrestricted space
-        self._included = self._check_included(include, pool)
+        self._included, self._included_weights = self._check_included(include, pool)
+        #: Row weight of each pool index that is not 1 (``include`` entries' ``weight``).
+        self._weights: dict[int, float] = {}
         # Built and drawn on first use: building a restricted stack costs seconds, and
         # sampling a run needs only the restriction asked for.
         self._pool_size, self._pool_seed, self._pool = pool, seed, []
@@ -140,21 +148,38 @@ class ConditionalEnv(Environment):
 
     def _check_included(
         self, include: Sequence[Mapping[str, object]], pool: int
-    ) -> list[Restriction]:
-        """The canonical forms of the ``include`` restrictions (names and values checked;
-        whether the environment can build them is checked with the pool), each named by its
-        position when it fails."""
+    ) -> tuple[list[Restriction], list[float]]:
+        """The canonical forms of the ``include`` restrictions and their row weights (names
+        and values checked; whether the environment can build them is checked with the
+        pool), each named by its position when it fails."""
         if isinstance(include, Mapping) or not isinstance(include, Sequence):
             raise ConfigError(
                 "[conditioning] include must be a list of restriction tables, e.g. "
                 f"[{{elements = [\"Fe\", \"O\"]}}], got {include!r}"
             )
-        included, keys = [], {self.family.key(self.family.full())}
-        for position, restriction in enumerate(include):
-            if not isinstance(restriction, Mapping) or not restriction:
+        if WEIGHT in self.family.names:
+            raise ConfigError(
+                f"[conditioning] restrictions: a restriction named {WEIGHT!r} clashes with the "
+                "weight of an include entry; this environment cannot take include entries"
+            )
+        included, weights, keys = [], [], {self.family.key(self.family.full())}
+        for position, entry in enumerate(include):
+            restriction = entry
+            if isinstance(entry, Mapping):
+                restriction = {name: value for name, value in entry.items() if name != WEIGHT}
+            if not isinstance(entry, Mapping) or not restriction:
                 raise ConfigError(
                     f"[conditioning] include[{position}] must be a non-empty table of "
-                    f"restrictions, got {restriction!r}"
+                    f"restrictions, got {entry!r}"
+                )
+            weight = entry.get(WEIGHT, 1.0)
+            if (
+                isinstance(weight, bool) or not isinstance(weight, (int, float))
+                or not math.isfinite(weight) or weight <= 0
+            ):
+                raise ConfigError(
+                    f"[conditioning] include[{position}] weight must be a positive number, "
+                    f"got {weight!r}"
                 )
             try:
                 canonical = self.family.canonical(restriction)
@@ -162,22 +187,30 @@ class ConditionalEnv(Environment):
                 raise ConfigError(
                     f"[conditioning] include[{position}] = {dict(restriction)!r}: {error}"
                 ) from None
-            if self.family.key(canonical) not in keys:
-                keys.add(self.family.key(canonical))
-                included.append(canonical)
+            if self.family.key(canonical) in keys:
+                raise ConfigError(
+                    f"[conditioning] include[{position}] = {dict(restriction)!r} repeats an "
+                    "earlier entry (or the unrestricted space, always in the pool); give it "
+                    "once, with a weight for more of its trajectories"
+                )
+            keys.add(self.family.key(canonical))
+            included.append(canonical)
+            weights.append(float(weight))
         if 1 + len(included) > pool:
             raise ConfigError(
                 f"[conditioning] pool = {pool} cannot hold the unrestricted space and the "
                 f"{len(included)} included restrictions; set pool >= {1 + len(included)}"
             )
-        return included
+        return included, weights
 
     def _include(self) -> list[int]:
         """Indices of the included restrictions, building their environments."""
         indices = []
-        for canonical in self._included:
+        for canonical, weight in zip(self._included, self._included_weights, strict=True):
             try:
                 indices.append(self.index_of(canonical))
+                if weight != 1.0:
+                    self._weights[indices[-1]] = weight
             except InfeasibleError as error:
                 raise ConfigError(
                     f"[conditioning] include: {self.family.describe(canonical)} cannot be "
@@ -292,14 +325,21 @@ class ConditionalEnv(Environment):
 
     def training_source(self, batch_size: int, device="cpu", generator=None) -> State:
         """Sources of a training batch: ``per_batch`` restrictions of the pool, one drawn
-        uniformly for each row."""
+        for each row, uniformly unless an ``include`` entry has a weight."""
         draw_device = generator.device if generator is not None else torch.device("cpu")
         pool = torch.tensor(self.pool, device=draw_device)
         chosen = pool[torch.randperm(len(self.pool), generator=generator, device=draw_device)]
         chosen = chosen[: self.per_batch]
-        pick = torch.randint(
-            chosen.shape[0], (batch_size,), generator=generator, device=draw_device
-        )
+        weights = [self._weights.get(index, 1.0) for index in chosen.tolist()]
+        if all(weight == 1.0 for weight in weights):
+            pick = torch.randint(
+                chosen.shape[0], (batch_size,), generator=generator, device=draw_device
+            )
+        else:
+            pick = torch.multinomial(
+                torch.tensor(weights, device=draw_device), batch_size, replacement=True,
+                generator=generator,
+            )
         # Sorted, so that each restriction's rows are one slice of the batch (_row_groups).
         tags = torch.sort(chosen[pick]).values
         return self._sources(tags.to(device), device)
@@ -407,6 +447,12 @@ class ConditionalEnv(Environment):
         return self._per_group("param_log_prob", state, actions, params, raw)
 
     def sample_params(self, state, actions, raw, generator=None) -> torch.Tensor:
+        if self.base.restriction_free_params:
+            # One draw for the whole batch: per restriction, a sampler's fixed cost (a
+            # rejection loop for Beta draws) is paid once per group, 16 times a step when a
+            # batch mixes 16 restrictions.
+            inner = {key: value for key, value in state.items() if key != KEY}
+            return self.base.sample_params(inner, actions, raw, generator)
         batch = actions.shape[0]
         parts = []
         for rows, index, inner in self._groups(state):

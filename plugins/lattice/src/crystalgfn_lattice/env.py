@@ -81,6 +81,9 @@ class LatticeEnv(Environment, LatticeSystemTarget):
     name = "lattice"
     provides = ("lattice",)
     restrictions = ("lengths", "angles")
+    # Unit parameters are drawn from the Beta head alone (restrict keeps n_components); the
+    # ranges only map them to lengths and angles.
+    restriction_free_params = True
 
     def __init__(
         self,
