@@ -16,6 +16,9 @@
 #        OWN_STEPS=2000 STEPS=2000 CONFIG=configs/conditional_cases.toml bash scripts/run_conditional_cases.sh
 #   (the per-restriction models and their replicates trained 2,000 steps too, runs A-2000,
 #   A-2000-seed1, ...; the JSON's name ends in -own2000)
+#        REPLICATE=1 CONFIG=configs/conditional_cases_weighted.toml bash scripts/run_conditional_cases.sh
+#   (the conditional config trained a second time with seed 1, run <name>-seed1: the JSON
+#   gains its distances, the one model's own seed-to-seed noise)
 #        CONFIG=configs/conditional_cases.toml bash scripts/run_conditional_cases.sh
 #   (another conditional config, e.g. the one trained on A-D by name; its run and JSON are
 #   named after it: conditional_cases, docs/results/conditional_cases-conditional_cases.json)
@@ -81,6 +84,17 @@ case "$hidden" in
     ;;
 esac
 train "$config" "$out/$conditional"
+conditional_flags=()
+case "${REPLICATE:-0}" in
+  0) ;;
+  1)
+    sed 's/^seed = 0$/seed = 1/' "$config" > "$out/$conditional-seed1.toml"
+    grep -q '^seed = 1$' "$out/$conditional-seed1.toml" || { echo "no 'seed = 0' line in $config" >&2; exit 1; }
+    train "$out/$conditional-seed1.toml" "$out/$conditional-seed1"
+    conditional_flags=(--conditional-replicate "$out/$conditional-seed1")
+    ;;
+  *) echo "REPLICATE=$REPLICATE: expected 0 or 1" >&2; exit 2 ;;
+esac
 own_steps="${OWN_STEPS:-}"
 case "$own_steps" in
   '') ;;
@@ -105,5 +119,6 @@ for name in A B C D; do
   train "$out/$own-seed1.toml" "$out/$own-seed1"
   flags+=(--case "$name=$out/$own" --replicate "$name=$out/$own-seed1")
 done
-.venv/bin/python scripts/conditional_cases.py --conditional "$out/$conditional" "${flags[@]}" \
+.venv/bin/python scripts/conditional_cases.py --conditional "$out/$conditional" \
+  "${conditional_flags[@]}" "${flags[@]}" \
   -n "$n" --out "$result"
