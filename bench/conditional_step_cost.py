@@ -2,8 +2,9 @@
 
 Usage::
 
-    .venv/bin/python bench/conditional_step_cost.py [--stack enumerable|crystal]
-        [--per-batch 0,1,8,32] [--steps 100] [--out bench/conditional_step_cost.json]
+    .venv/bin/python bench/conditional_step_cost.py [--stack enumerable|crystal|lattice]
+        [--per-batch 0,1,8,32] [--steps 100] [--per-restriction-draws]
+        [--out bench/conditional_step_cost.json]
 
 A conditional batch runs each of its restrictions' environments on that restriction's rows
 (``ConditionalEnv`` groups the rows), so a step's cost grows with the number of restrictions
@@ -12,8 +13,16 @@ in the batch, not with the batch size. This times ``Trainer.train`` for ``--step
 ``--per-batch`` (0: the same run without ``[conditioning]``), on the enumerable stack of
 ``scripts/conditional_exact_checks.py`` (``enumerable``) or on the crystal stack of
 ``configs/conditional.toml`` with a pool as large as the largest ``--per-batch``
-(``crystal``), and records the load average around each measurement. Compare numbers only
-when the loads are alike and below the core count.
+(``crystal``), or on the cubic lattice conditioned on its length range of
+``scripts/conditional_lattice_check.py`` with its pool of 512 ranges (``lattice``), and records
+the load average around each measurement. Compare numbers only when the loads are alike and
+below the core count.
+
+``--per-restriction-draws`` turns off the base environment's ``restriction_free_params`` (the
+lattice stack only), so that each restriction's rows draw their continuous parameters in a
+call of their own, as every conditional step did before 2026-12-08: the same run, timed both
+ways, measures what drawing a batch in one call saves. Its rows are recorded under
+``lattice-per-restriction-draws``.
 """
 
 from __future__ import annotations
@@ -78,21 +87,50 @@ def crystal_trainer(per_batch: int, steps: int, pool: int):
     return build_trainer(config, None, steps=steps)
 
 
+def lattice_trainer(per_batch: int, steps: int, per_restriction_draws: bool):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from conditional_lattice_check import HIGH, LOW, reward
+    from crystalgfn.builders import make_loss
+    from crystalgfn.compose import make_env
+    from crystalgfn.config import conditional_env
+    from crystalgfn.trainer import Trainer, TrainSettings
+
+    env = make_env("lattice", lattice_system="cubic", min_length=LOW, max_length=HIGH)
+    if per_restriction_draws:
+        env.restriction_free_params = False  # shadows the class's True: one call per group
+    if per_batch:
+        env = conditional_env(
+            env, {"restrictions": ["lengths"], "pool": 512, "per_batch": per_batch}
+        )
+    settings = TrainSettings(
+        steps=steps, batch_size=128, lr=3e-3, lr_log_z=0.05, hidden=128, layers=2,
+        lr_schedule="cosine",
+    )
+    return Trainer(env, reward, make_loss("tb"), settings)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stack", choices=["enumerable", "crystal"], default="enumerable")
+    parser.add_argument(
+        "--stack", choices=["enumerable", "crystal", "lattice"], default="enumerable"
+    )
     parser.add_argument("--per-batch", default="0,1,8,32")
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--per-restriction-draws", action="store_true")
     parser.add_argument("--out", default=str(ROOT / "bench" / "conditional_step_cost.json"))
     args = parser.parse_args()
     if args.steps < 1:
         raise SystemExit(f"--steps must be an integer >= 1, got {args.steps}")
+    if args.per_restriction_draws and args.stack != "lattice":
+        raise SystemExit(f"--per-restriction-draws applies to --stack lattice, not {args.stack}")
     per_batch = _per_batch_list(args.per_batch)
     torch.set_num_threads(1)
     rows = []
     for count in per_batch:
         if args.stack == "enumerable":
             trainer = enumerable_trainer(count, args.steps)
+        elif args.stack == "lattice":
+            trainer = lattice_trainer(count, args.steps, args.per_restriction_draws)
         else:
             trainer = crystal_trainer(count, args.steps, pool=max(max(per_batch), 1))
         # The pool is drawn and its restricted environments built before the clock starts.
@@ -111,7 +149,8 @@ def main() -> None:
         rows.append(row)
     out = Path(args.out)
     results = json.loads(out.read_text()) if out.exists() else {}
-    results[args.stack] = {
+    key = args.stack + ("-per-restriction-draws" if args.per_restriction_draws else "")
+    results[key] = {
         "command": " ".join(["bench/conditional_step_cost.py", *sys.argv[1:]]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}",
         "rows": rows,

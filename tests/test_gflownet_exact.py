@@ -158,7 +158,7 @@ def test_one_conditional_model_samples_exactly_on_20_crystal_system_subsets_it_n
         assert abs(r["log_z"] - r["true_log_z"]) <= 0.05, r
 
 
-@pytest.mark.slow(seconds=520)
+@pytest.mark.slow(seconds=420)
 def test_one_conditional_lattice_model_passes_ks_on_unseen_length_ranges():
     """One conditional cubic lattice (a ~ normal(4, 0.8) truncated to [2, 8] Å, conditioned on
     the length range), trained once over 512 ranges: on length ranges it never saw, the
