@@ -439,3 +439,11 @@ def test_a_stack_draws_restriction_free_only_if_every_continuous_part_does(monke
     # A conditional space then draws per restriction (the exact default).
     env = conditional_env(crystal, {"restrictions": ["lengths"]})
     assert not env.base.restriction_free_params
+
+
+def test_a_restriction_named_weight_is_refused_only_with_include_entries():
+    base = crystalgfn.make_env("composition", elements=["Li", "O"], max_atoms_per_element=3)
+    family = RestrictionFamily({"weight": Count(1, 4)}, ["weight"])
+    assert ConditionalEnv(base, family, pool=2).family.names == ("weight",)
+    with pytest.raises(ConfigError, match="restriction named 'weight' clashes with the weight"):
+        ConditionalEnv(base, family, pool=2, include=[{"weight": 2}])

@@ -157,10 +157,11 @@ class ConditionalEnv(Environment):
                 "[conditioning] include must be a list of restriction tables, e.g. "
                 f"[{{elements = [\"Fe\", \"O\"]}}], got {include!r}"
             )
-        if WEIGHT in self.family.names:
+        if include and WEIGHT in self.family.names:
             raise ConfigError(
-                f"[conditioning] restrictions: a restriction named {WEIGHT!r} clashes with the "
-                "weight of an include entry; this environment cannot take include entries"
+                f"[conditioning] include: the restriction named {WEIGHT!r} clashes with the "
+                "weight of an include entry; leave it out of [conditioning] restrictions to "
+                "use include"
             )
         included, weights, keys = [], [], {self.family.key(self.family.full())}
         for position, entry in enumerate(include):
