@@ -31,6 +31,11 @@ cli=.venv/bin/crystalgfn
 mkdir -p "$out"
 declare -A cases=([A]=restricted_fe_o [B]=restricted_li_mn_o [C]=restricted_cubic [D]=restricted_lattice)
 
+seed1_copy() {  # seed1_copy CONFIG COPY: CONFIG with seed 1 instead of 0, written to COPY
+  sed 's/^seed = 0$/seed = 1/' "$1" > "$2"
+  grep -q '^seed = 1$' "$2" || { echo "no 'seed = 0' line in $1" >&2; exit 1; }
+}
+
 train() {  # train CONFIG RUN: trains unless RUN already holds a finished run
   if [ ! -f "$2/train_seconds" ]; then
     rm -rf "$2"
@@ -88,8 +93,7 @@ conditional_flags=()
 case "${REPLICATE:-0}" in
   0) ;;
   1)
-    sed 's/^seed = 0$/seed = 1/' "$config" > "$out/$conditional-seed1.toml"
-    grep -q '^seed = 1$' "$out/$conditional-seed1.toml" || { echo "no 'seed = 0' line in $config" >&2; exit 1; }
+    seed1_copy "$config" "$out/$conditional-seed1.toml"
     train "$out/$conditional-seed1.toml" "$out/$conditional-seed1"
     conditional_flags=(--conditional-replicate "$out/$conditional-seed1")
     ;;
@@ -114,8 +118,7 @@ for name in A B C D; do
   fi
   train "$config" "$out/$own"
   # The replicate: the same config with seed 1 instead of 0.
-  sed 's/^seed = 0$/seed = 1/' "$config" > "$out/$own-seed1.toml"
-  grep -q '^seed = 1$' "$out/$own-seed1.toml" || { echo "no 'seed = 0' line in $config" >&2; exit 1; }
+  seed1_copy "$config" "$out/$own-seed1.toml"
   train "$out/$own-seed1.toml" "$out/$own-seed1"
   flags+=(--case "$name=$out/$own" --replicate "$name=$out/$own-seed1")
 done

@@ -97,7 +97,8 @@ class ConditionalEnv(Environment):
         self._feature_rows: list[list[float]] = []
         self._features: dict[str, torch.Tensor] = {}
         self.index_of({})  # 0: the unrestricted space
-        self._included, self._included_weights = self._check_included(include, pool)
+        #: ``(canonical restriction, row weight)`` of each ``include`` entry.
+        self._included = self._check_included(include, pool)
         #: Row weight of each pool index that is not 1 (``include`` entries' ``weight``).
         self._weights: dict[int, float] = {}
         # Built and drawn on first use: building a restricted stack costs seconds, and
@@ -148,10 +149,10 @@ class ConditionalEnv(Environment):
 
     def _check_included(
         self, include: Sequence[Mapping[str, object]], pool: int
-    ) -> tuple[list[Restriction], list[float]]:
-        """The canonical forms of the ``include`` restrictions and their row weights (names
-        and values checked; whether the environment can build them is checked with the
-        pool), each named by its position when it fails."""
+    ) -> list[tuple[Restriction, float]]:
+        """The canonical form and row weight of each ``include`` entry (names and values
+        checked; whether the environment can build them is checked with the pool), each
+        named by its position when it fails."""
         if isinstance(include, Mapping) or not isinstance(include, Sequence):
             raise ConfigError(
                 "[conditioning] include must be a list of restriction tables, e.g. "
@@ -163,7 +164,7 @@ class ConditionalEnv(Environment):
                 "weight of an include entry; leave it out of [conditioning] restrictions to "
                 "use include"
             )
-        included, weights, keys = [], [], {self.family.key(self.family.full())}
+        included, keys = [], {self.family.key(self.family.full())}
         for position, entry in enumerate(include):
             restriction = entry
             if isinstance(entry, Mapping):
@@ -195,19 +196,18 @@ class ConditionalEnv(Environment):
                     "once, with a weight for more of its trajectories"
                 )
             keys.add(self.family.key(canonical))
-            included.append(canonical)
-            weights.append(float(weight))
+            included.append((canonical, float(weight)))
         if 1 + len(included) > pool:
             raise ConfigError(
                 f"[conditioning] pool = {pool} cannot hold the unrestricted space and the "
                 f"{len(included)} included restrictions; set pool >= {1 + len(included)}"
             )
-        return included, weights
+        return included
 
     def _include(self) -> list[int]:
         """Indices of the included restrictions, building their environments."""
         indices = []
-        for canonical, weight in zip(self._included, self._included_weights, strict=True):
+        for canonical, weight in self._included:
             try:
                 indices.append(self.index_of(canonical))
                 if weight != 1.0:
