@@ -89,24 +89,13 @@ def crystal_trainer(per_batch: int, steps: int, pool: int):
 
 def lattice_trainer(per_batch: int, steps: int, per_restriction_draws: bool):
     sys.path.insert(0, str(ROOT / "scripts"))
-    from conditional_lattice_check import HIGH, LOW, reward
-    from crystalgfn.builders import make_loss
-    from crystalgfn.compose import make_env
-    from crystalgfn.config import conditional_env
-    from crystalgfn.trainer import Trainer, TrainSettings
+    from conditional_lattice_check import conditional_trainer
 
-    env = make_env("lattice", lattice_system="cubic", min_length=LOW, max_length=HIGH)
-    if per_restriction_draws:
-        env.restriction_free_params = False  # shadows the class's True: one call per group
-    if per_batch:
-        env = conditional_env(
-            env, {"restrictions": ["lengths"], "pool": 512, "per_batch": per_batch}
-        )
-    settings = TrainSettings(
-        steps=steps, batch_size=128, lr=3e-3, lr_log_z=0.05, hidden=128, layers=2,
-        lr_schedule="cosine",
-    )
-    return Trainer(env, reward, make_loss("tb"), settings)
+    trainer = conditional_trainer(steps=steps, per_batch=per_batch)
+    if per_restriction_draws and per_batch:
+        # Shadows the lattice class's True: one sample_params call per restriction group.
+        trainer.env.base.restriction_free_params = False
+    return trainer
 
 
 def main() -> None:

@@ -52,6 +52,29 @@ def ks_statistic(sample: torch.Tensor, low: float, high: float) -> float:
     return max(float((empirical - cdf).abs().max()), float((cdf - empirical + 1 / n).abs().max()))
 
 
+def conditional_trainer(
+    steps: int = 7000,
+    pool: int = 512,
+    per_batch: int = 16,
+    hidden: int = 128,
+    lr: float = 3e-3,
+    lr_schedule: str = "cosine",
+) -> Trainer:
+    """The check's model, untrained: the cubic lattice conditioned on ``lengths`` over a pool
+    of ``pool`` ranges, ``per_batch`` of them a batch of 128 (0: the lattice without
+    conditioning, as a reference for bench/conditional_step_cost.py)."""
+    env = crystalgfn.make_env("lattice", lattice_system="cubic", min_length=LOW, max_length=HIGH)
+    if per_batch:
+        env = conditional_env(
+            env, {"restrictions": ["lengths"], "pool": pool, "per_batch": per_batch}
+        )
+    settings = TrainSettings(
+        steps=steps, batch_size=128, lr=lr, lr_log_z=0.05, hidden=hidden, layers=2,
+        lr_schedule=lr_schedule,
+    )
+    return Trainer(env, reward, crystalgfn.make_loss("tb"), settings)
+
+
 def check(
     steps: int = 7000,
     pool: int = 512,
@@ -64,13 +87,8 @@ def check(
 ) -> list[dict]:
     """Train one conditional model and measure it on ``ranges`` unseen length ranges: one dict
     per range with ``lengths``, ``ks``, ``critical`` (1 % level) and ``log_z_error``."""
-    base = crystalgfn.make_env("lattice", lattice_system="cubic", min_length=LOW, max_length=HIGH)
-    env = conditional_env(base, {"restrictions": ["lengths"], "pool": pool, "per_batch": per_batch})
-    settings = TrainSettings(
-        steps=steps, batch_size=128, lr=lr, lr_log_z=0.05, hidden=hidden, layers=2,
-        lr_schedule=lr_schedule,
-    )
-    trainer = Trainer(env, reward, crystalgfn.make_loss("tb"), settings)
+    trainer = conditional_trainer(steps, pool, per_batch, hidden, lr, lr_schedule)
+    env = trainer.env
     trainer.train()
     generator = torch.Generator().manual_seed(7)
     unseen = []
