@@ -75,19 +75,11 @@ def conditional_trainer(
     return Trainer(env, reward, crystalgfn.make_loss("tb"), settings)
 
 
-def check(
-    steps: int = 7000,
-    pool: int = 512,
-    per_batch: int = 16,
-    hidden: int = 128,
-    lr: float = 3e-3,
-    lr_schedule: str = "cosine",
-    ranges: int = 20,
-    samples: int = 20_000,
-) -> list[dict]:
-    """Train one conditional model and measure it on ``ranges`` unseen length ranges: one dict
-    per range with ``lengths``, ``ks``, ``critical`` (1 % level) and ``log_z_error``."""
-    trainer = conditional_trainer(steps, pool, per_batch, hidden, lr, lr_schedule)
+def check(ranges: int = 20, samples: int = 20_000, **model) -> list[dict]:
+    """Train one conditional model (``model``: the arguments of :func:`conditional_trainer`)
+    and measure it on ``ranges`` unseen length ranges: one dict per range with ``lengths``,
+    ``ks``, ``critical`` (1 % level) and ``log_z_error``."""
+    trainer = conditional_trainer(**model)
     env = trainer.env
     trainer.train()
     generator = torch.Generator().manual_seed(7)
@@ -124,7 +116,8 @@ def main() -> None:
     torch.set_num_threads(1)
     start = time.perf_counter()
     results = check(
-        args.steps, args.pool, args.per_batch, args.hidden, args.lr, args.lr_schedule, args.ranges
+        args.ranges, steps=args.steps, pool=args.pool, per_batch=args.per_batch,
+        hidden=args.hidden, lr=args.lr, lr_schedule=args.lr_schedule,
     )
     print(f"trained and measured in {time.perf_counter() - start:.0f} s")
     for r in results:
